@@ -1,0 +1,37 @@
+# gupfast: the two commands a newcomer needs.
+#   make demo   install missing Debian packages, build (Release), run `gupfast demo`
+#   make test   install missing Debian packages, build (Release), run the whole test suite
+# Other targets: build, asan (Debug + ASan/UBSan build and tests), tsan, bench, clean.
+JOBS ?= $(shell nproc)
+BUILD ?= build/release
+
+.PHONY: demo test build deps asan tsan bench clean
+
+deps:
+	@scripts/deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+demo: build
+	$(BUILD)/tools/gupfast/gupfast demo
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+asan: deps
+	@cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DGUPFAST_SANITIZE=address >/dev/null
+	@cmake --build build/asan -j $(JOBS)
+	cd build/asan && ctest --output-on-failure -j $(JOBS)
+
+tsan: deps
+	@cmake -S . -B build/tsan -DCMAKE_BUILD_TYPE=Debug -DGUPFAST_SANITIZE=thread >/dev/null
+	@cmake --build build/tsan -j $(JOBS)
+	cd build/tsan && ctest --output-on-failure -j $(JOBS) -LE no-tsan
+
+bench: build
+	$(BUILD)/tools/gupfast/gupfast bench
+
+clean:
+	rm -rf build

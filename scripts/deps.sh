@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Install the Debian packages gupfast needs, only those that are missing.
+# Usage: scripts/deps.sh            (called by `make demo` / `make test`)
+set -euo pipefail
+pkgs=(cmake g++ make pkg-config libgtest-dev libgmock-dev libbenchmark-dev liburcu-dev
+      libcli11-dev nlohmann-json3-dev libfmt-dev libboost-context-dev liburing-dev)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then SUDO=sudo; else
+    echo "gupfast: missing Debian packages: ${missing[*]}; run as root or: apt-get install ${missing[*]}" >&2
+    exit 1
+  fi
+else SUDO=; fi
+echo "gupfast: installing missing packages: ${missing[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"

@@ -1,0 +1,94 @@
+#include "machine/config.h"
+
+GUPFAST_NS_BEGIN
+
+active_config g_cfg;
+
+const unsafe_info unsafe_steps[NR_UNSAFE_STEPS] = {
+    {"no-pte-recheck", "gup_fast_pte_range: recheck pte_val(pte) == pte_val(ptep_get(ptep)) after the grab",
+     "pin a page that zap/reclaim/migration/COW unmapped (stale-pin, pinned page freed and reused)"},
+    {"no-pmd-recheck", "gup_fast_pte_range: recheck pmd_val(pmd) == pmd_val(*pmdp) after the grab",
+     "pin through a PTE table khugepaged detached (collapse copies stale data: lost-write)"},
+    {"no-folio-recheck", "try_get_folio: recheck page_folio(page) == folio after folio_ref_try_add",
+     "reference the wrong folio after a THP split or free+realloc (pinned page freed)"},
+    {"no-leaf-recheck", "gup_fast_pmd_leaf: recheck pmd_val(orig) == pmd_val(*pmdp) after the grab",
+     "pin subpages of a PMD leaf that a split or zap no longer maps (stale-pin)"},
+    {"get-not-try-get", "folio_ref_try_add: add unless zero (frozen/free folios refuse)",
+     "resurrect a freed or frozen folio (pinned-freed, refcount)"},
+    {"no-wp-seq", "gup_fast: sample and validate mm->write_protect_seq for FOLL_PIN",
+     "pin races fork's write-protect: the pinned page is COW-shared and DMA writes are lost"},
+    {"no-table-sync", "page-table free waits for lockless walkers (IPI, RCU grace period, type-stable memory)",
+     "walker reads a freed page table (table-uaf)"},
+    {"torn-pte-read", "PAE ptep_get_lockless: low, rmb, high, rmb, reread low and retry",
+     "walker acts on a PTE value never stored (torn-entry: pin of an arbitrary frame)"},
+    {"no-reclaim-freeze", "__remove_mapping: folio_ref_freeze(expected) before freeing",
+     "reclaim frees a folio GUP-fast just referenced (pinned-freed; DMA lands in a reused page)"},
+    {"no-flush-before-free", "mmu_gather: flush the TLB before freeing the pages it unmapped",
+     "a CPU's stale TLB entry reaches a freed frame (frame-uaf)"},
+    {"no-collapse-sync", "collapse: tlb_remove_table_sync_one / IPI / seq after pmdp_collapse_flush",
+     "a walker still inside the old PTE table pins pages collapse is copying (lost-write)"},
+    {"no-seq-validate", "seqcount strategy: read_seqcount_retry after the walk",
+     "walker trusts a recycled table or a replaced page (stale-pin, table-uaf)"},
+};
+
+std::optional<uint32_t> parse_unsafe_list(std::string_view list, std::string* bad) {
+  uint32_t mask = 0;
+  while (!list.empty()) {
+    size_t comma = list.find(',');
+    std::string_view name = list.substr(0, comma);
+    list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
+    if (name.empty()) continue;
+    bool found = false;
+    for (unsigned i = 0; i < NR_UNSAFE_STEPS; i++) {
+      if (name == unsafe_steps[i].name) {
+        mask |= 1u << i;
+        found = true;
+      }
+    }
+    if (!found) {
+      if (bad) *bad = std::string(name);
+      return std::nullopt;
+    }
+  }
+  return mask;
+}
+
+std::string unsafe_mask_names(uint32_t mask) {
+  std::string s;
+  for (unsigned i = 0; i < NR_UNSAFE_STEPS; i++) {
+    if (!(mask >> i & 1)) continue;
+    if (!s.empty()) s += ',';
+    s += unsafe_steps[i].name;
+  }
+  return s;
+}
+
+const char* to_string(pte_mode m) { return m == pte_mode::pae ? "pae" : "native"; }
+const char* to_string(table_strategy s) {
+  switch (s) {
+    case table_strategy::ipi: return "ipi";
+    case table_strategy::rcu: return "rcu";
+    case table_strategy::seqcount: return "seqcount";
+  }
+  return "?";
+}
+const char* to_string(tlb_mode t) { return t == tlb_mode::ipi ? "ipi" : "broadcast"; }
+
+std::optional<pte_mode> parse_pte_mode(std::string_view s) {
+  if (s == "native") return pte_mode::native;
+  if (s == "pae") return pte_mode::pae;
+  return std::nullopt;
+}
+std::optional<table_strategy> parse_strategy(std::string_view s) {
+  if (s == "ipi") return table_strategy::ipi;
+  if (s == "rcu") return table_strategy::rcu;
+  if (s == "seqcount") return table_strategy::seqcount;
+  return std::nullopt;
+}
+std::optional<tlb_mode> parse_tlb_mode(std::string_view s) {
+  if (s == "ipi") return tlb_mode::ipi;
+  if (s == "broadcast") return tlb_mode::broadcast;
+  return std::nullopt;
+}
+
+GUPFAST_NS_END

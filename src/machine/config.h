@@ -1,0 +1,76 @@
+// Run-time configuration of the machine: entry format, page-table lifetime strategy, TLB
+// flush mode, and the safety steps a mutant removes.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "sync/config.h"
+
+GUPFAST_NS_BEGIN
+
+enum class pte_mode : uint8_t { native, pae };
+// How page tables are kept alive under the lockless walker (docs/strategies.md).
+enum class table_strategy : uint8_t { ipi, rcu, seqcount };
+// How a TLB flush completes: wait for an IPI on every CPU of the mm (a CPU with irqs off
+// delays it), or broadcast invalidation that does not wait for irqs-off CPUs.
+enum class tlb_mode : uint8_t { ipi, broadcast };
+
+// One bit per safety step; each removes exactly one check (docs/mutants.md).
+enum unsafe_step : unsigned {
+  NO_PTE_RECHECK,       // gup_fast_pte_range: pte_val(pte) != pte_val(ptep_get(ptep))
+  NO_PMD_RECHECK,       // gup_fast_pte_range: pmd_val(pmd) != pmd_val(*pmdp)
+  NO_FOLIO_RECHECK,     // try_get_folio: page_folio(page) != folio after the grab
+  NO_LEAF_RECHECK,      // gup_fast_pmd_leaf: pmd_val(orig) != pmd_val(*pmdp)
+  GET_NOT_TRY_GET,      // folio_ref_try_add -> plain add (resurrects freed/frozen folios)
+  NO_WP_SEQ,            // gup_fast: write_protect_seq sample/validate for FOLL_PIN
+  NO_TABLE_SYNC,        // table free without IPI wait / grace period / type-stable memory
+  TORN_PTE_READ,        // PAE ptep_get_lockless without the low/high/low retry
+  NO_RECLAIM_FREEZE,    // __remove_mapping frees without folio_ref_freeze
+  NO_FLUSH_BEFORE_FREE, // mmu_gather frees pages before the TLB flush
+  NO_COLLAPSE_SYNC,     // collapse skips the sync with lockless walkers after pmdp_collapse_flush
+  NO_SEQ_VALIDATE,      // seqcount strategy: walker does not validate the counter
+  NR_UNSAFE_STEPS
+};
+
+struct unsafe_info {
+  const char* name;
+  const char* check;  // the kernel check it removes
+  const char* race;   // the race it opens
+};
+extern const unsafe_info unsafe_steps[NR_UNSAFE_STEPS];
+
+// Parse "a,b,c" of unsafe names into a mask; nullopt (and *bad = the name) if one is unknown.
+std::optional<uint32_t> parse_unsafe_list(std::string_view list, std::string* bad);
+std::string unsafe_mask_names(uint32_t mask);
+
+const char* to_string(pte_mode m);
+const char* to_string(table_strategy s);
+const char* to_string(tlb_mode t);
+std::optional<pte_mode> parse_pte_mode(std::string_view s);
+std::optional<table_strategy> parse_strategy(std::string_view s);
+std::optional<tlb_mode> parse_tlb_mode(std::string_view s);
+
+struct machine_config {
+  unsigned long frames = 1ul << 21;  // 8 GiB of 4 KiB frames, backed lazily
+  pte_mode pte = pte_mode::native;
+  table_strategy strategy = table_strategy::rcu;
+  std::optional<tlb_mode> tlb;       // default: ipi for strategy ipi, else broadcast
+  uint32_t unsafe = 0;               // mask of unsafe_step bits; 0 = every check on
+  bool poison = GUPFAST_DEBUG;       // poison freed frames and tables
+};
+
+// The active machine's settings (one machine per process, as the memmap).
+struct active_config {
+  pte_mode pte = pte_mode::native;
+  table_strategy strategy = table_strategy::rcu;
+  tlb_mode tlb = tlb_mode::broadcast;
+  uint32_t unsafe = 0;
+};
+extern active_config g_cfg;
+
+inline bool is_unsafe(unsafe_step s) { return g_cfg.unsafe >> s & 1; }
+inline bool pae_mode() { return g_cfg.pte == pte_mode::pae; }
+
+GUPFAST_NS_END

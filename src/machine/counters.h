@@ -1,0 +1,51 @@
+// Event counters of the machine: per-CPU, summed on read. They feed `gupfast stress`, the
+// demo and the benchmarks; tests assert on them (e.g. "the fast path stopped because the
+// PTE changed").
+#pragma once
+#include <cstdint>
+
+#include "sync/sync.h"
+
+GUPFAST_NS_BEGIN
+
+#define GUPFAST_COUNTERS(X)                                                     \
+  X(gup_fast_calls) X(gup_fast_pages) X(gup_slow_calls) X(gup_slow_pages)         \
+  X(gup_unpins) X(gup_puts)                                                      \
+  X(stop_pte_changed) X(stop_pmd_changed) X(stop_folio_changed)                  \
+  X(stop_ref_zero) X(stop_seq_changed) X(stop_not_present) X(stop_permission)    \
+  X(stop_unshare) X(stop_special) X(stop_longterm) X(stop_table_gone)            \
+  X(folio_recheck_retries) X(wp_seq_busy)                                        \
+  X(faults) X(fault_anon) X(fault_zero_page) X(fault_shared) X(cow_copies)        \
+  X(cow_reuses) X(unshare_copies) X(fork_pinned_copies) X(forks)                  \
+  X(tlb_flushes) X(tlb_ipis) X(tlb_hits) X(tlb_misses) X(tlb_local_flushes)       \
+  X(tables_allocated) X(tables_freed) X(tables_freed_rcu) X(tables_cached)        \
+  X(table_sync_ipis) X(pages_zapped)
+
+enum counter_id : unsigned {
+#define X(name) CNT_##name,
+  GUPFAST_COUNTERS(X)
+#undef X
+  NR_COUNTERS
+};
+extern const char* const counter_names[NR_COUNTERS];
+
+struct alignas(64) percpu_counters {
+  sync::atomic<uint64_t> v[NR_COUNTERS];
+};
+// One slot per CPU plus a shared slot for threads that are not CPUs.
+extern percpu_counters g_counters[sync::NR_CPUS + 1];
+
+inline void count_event(counter_id id, uint64_t n = 1) {
+  int cpu = sync::smp_processor_id();
+  if (cpu >= 0) {
+    // Single writer per CPU slot: a plain increment, no locked instruction on the hot path.
+    auto& c = g_counters[cpu].v[id];
+    c.store(c.load(sync::relaxed) + n, sync::relaxed);
+  } else {
+    g_counters[sync::NR_CPUS].v[id].fetch_add(n, sync::relaxed);
+  }
+}
+uint64_t counter_read(counter_id id);
+void counters_reset();
+
+GUPFAST_NS_END

@@ -1,0 +1,42 @@
+#include "machine/machine.h"
+
+#include <cerrno>
+
+#include "tlb/mmu_gather.h"
+
+GUPFAST_NS_BEGIN
+
+int machine_create(const machine_config& cfg) {
+  tlb_mode tlb = cfg.tlb.value_or(cfg.strategy == table_strategy::ipi ? tlb_mode::ipi : tlb_mode::broadcast);
+  // The ipi strategy *is* "the flush IPI waits for irqs-off walkers": it needs ipi flushes.
+  if (cfg.strategy == table_strategy::ipi && tlb != tlb_mode::ipi) return -EINVAL;
+  if (cfg.unsafe >> NR_UNSAFE_STEPS) return -EINVAL;
+  int err = physmem_init(cfg.frames, cfg.poison);
+  if (err) return err;
+  g_cfg = {cfg.pte, cfg.strategy, tlb, cfg.unsafe};
+  counters_reset();
+  return 0;
+}
+
+void machine_destroy() {
+  if (!physmem_active()) return;
+  sync::rcu_barrier();
+  pagetable_cache_drain();
+  physmem_exit();
+  g_cfg = {};
+}
+
+unsigned long machine_frames_in_use() {
+  sync::rcu_barrier();
+  physmem_stats s = physmem_get_stats();
+  return s.nr_frames - s.nr_free - 1 - pagetable_cache_frames();
+}
+
+std::string machine_describe() {
+  std::string s = std::string("strategy=") + to_string(g_cfg.strategy) + " tlb=" + to_string(g_cfg.tlb) +
+                  " pte=" + to_string(g_cfg.pte);
+  s += " unsafe=" + (g_cfg.unsafe ? unsafe_mask_names(g_cfg.unsafe) : std::string("none"));
+  return s;
+}
+
+GUPFAST_NS_END

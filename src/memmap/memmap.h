@@ -1,0 +1,86 @@
+// The physical machine: frames, the memmap, and the buddy allocator.
+//
+// Frames and the memmap are reserved as virtual memory up front (MAP_NORESERVE) and backed
+// lazily by the host, so a 16 GiB machine costs only what it touches. The allocator hands
+// out never-used memory from the top of the machine downwards (so physical addresses above
+// 4 GiB occur as soon as the machine is larger than that, which PAE mode must handle) and
+// recycles freed blocks LIFO, so a freed frame really is the next one reused.
+#pragma once
+#include "memmap/page.h"
+#include "memmap/page_ref.h"
+
+GUPFAST_NS_BEGIN
+
+using gfp_t = unsigned;
+inline constexpr gfp_t __GFP_ZERO = 0x1;
+inline constexpr gfp_t GFP_KERNEL = 0;
+inline constexpr gfp_t GFP_HIGHUSER = 0;
+
+inline constexpr uint8_t PAGE_POISON = 0xaa;  // freed frames and tables in debug builds
+
+// Events the oracle (and tests) may observe. Called with no lock held that matters.
+struct memmap_hooks {
+  void (*frame_freed)(void* ctx, unsigned long pfn, int order) = nullptr;
+  void (*frame_allocated)(void* ctx, unsigned long pfn, int order) = nullptr;
+  void* ctx = nullptr;
+};
+
+struct physmem_stats {
+  unsigned long nr_frames;
+  unsigned long nr_free;       // frames in free lists or never used
+  unsigned long allocs;        // blocks handed out
+  unsigned long frees;         // blocks returned
+};
+
+// Create/destroy the machine's physical memory. One per process at a time (the memmap is
+// global, as the kernel's mem_map). Returns 0, -EBUSY if one exists, -EINVAL for a bad size,
+// -ENOMEM if the host cannot reserve it.
+int physmem_init(unsigned long nr_frames, bool poison);
+void physmem_exit();
+bool physmem_active();
+physmem_stats physmem_get_stats();
+void physmem_set_hooks(const memmap_hooks& hooks);
+
+// ---- pfn <-> page <-> address ----------------------------------------------------------
+extern page* mem_map;
+extern uint8_t* frames_base;
+extern unsigned long max_pfn;
+
+inline page* pfn_to_page(unsigned long pfn) { return mem_map + pfn; }
+inline unsigned long page_to_pfn(const page* p) { return static_cast<unsigned long>(p - mem_map); }
+inline unsigned long folio_pfn(const folio* f) { return page_to_pfn(&f->page); }
+inline bool pfn_valid(unsigned long pfn) { return pfn < max_pfn; }
+inline uint8_t* pfn_to_virt(unsigned long pfn) { return frames_base + (pfn << PAGE_SHIFT); }
+inline uint8_t* page_address(const page* p) { return pfn_to_virt(page_to_pfn(p)); }
+inline unsigned long virt_to_pfn(const void* v) {
+  return static_cast<unsigned long>(static_cast<const uint8_t*>(v) - frames_base) >> PAGE_SHIFT;
+}
+
+// The shared zero page (kernel: ZERO_PAGE / my_zero_pfn). Reserved, never freed.
+extern unsigned long zero_pfn;
+inline bool is_zero_pfn(unsigned long pfn) { return pfn == zero_pfn; }
+inline bool is_zero_folio(const folio* f) { return folio_pfn(f) == zero_pfn; }
+
+// ---- allocation ------------------------------------------------------------------------
+// A block of 2^order frames, refcount 1 on the first page, or nullptr (-ENOMEM).
+page* alloc_pages(gfp_t gfp, int order);
+void __free_pages(page* p, int order);
+// A folio of 2^order pages (compound if order > 0), refcount 1, mapcounts -1.
+folio* folio_alloc(gfp_t gfp, int order);
+// Drop a reference; the last one frees the folio (__folio_put).
+void folio_put(folio* f);
+void folio_put_refs(folio* f, int refs);
+inline void put_page(page* p) { folio_put(page_folio(p)); }
+// Split a large folio's compound bookkeeping into 2^order small folios with the given
+// refcount each (used by split_folio under a frozen refcount).
+void folio_uncompound(folio* f, int refs_each);
+
+// Frame data, accessed as the process and devices would: in 8-byte words, relaxed atomics
+// (racing DMA and user access to the same bytes is a data race on real hardware too).
+void frame_copy(unsigned long dst_pfn, unsigned long src_pfn);
+void frame_zero(unsigned long pfn);
+void frame_fill(unsigned long pfn, uint8_t byte);
+uint8_t frame_read_byte(unsigned long pfn, unsigned off);
+void frame_write_byte(unsigned long pfn, unsigned off, uint8_t v);
+
+GUPFAST_NS_END

@@ -1,0 +1,293 @@
+// The buddy allocator and the machine's physical memory (mm/page_alloc.c, mm/mm_init.c).
+#include <cerrno>
+#include <cstring>
+#include <sys/mman.h>
+
+#include "memmap/memmap.h"
+
+GUPFAST_NS_BEGIN
+
+page* mem_map = nullptr;
+uint8_t* frames_base = nullptr;
+unsigned long max_pfn = 0;
+unsigned long zero_pfn = 0;
+
+namespace {
+
+struct zone {
+  sync::spinlock_t lock;
+  uint32_t free_head[MAX_PAGE_ORDER + 1];
+  unsigned long nr_free;
+  // Frames [0, fresh_top) have never been handed out. They are carved from the top down
+  // in MAX_PAGE_ORDER blocks, so untouched memory stays untouched (lazy backing).
+  unsigned long fresh_top;
+  unsigned long allocs, frees;
+  bool poison;
+  memmap_hooks hooks;
+};
+
+zone g_zone;
+bool g_active = false;
+size_t g_map_bytes = 0, g_frame_bytes = 0;
+
+void list_add(int order, unsigned long pfn) {
+  page* p = pfn_to_page(pfn);
+  uint32_t head = g_zone.free_head[order];
+  p->lru_next = head;
+  p->lru_prev = NO_PFN;
+  if (head != NO_PFN) pfn_to_page(head)->lru_prev = static_cast<uint32_t>(pfn);
+  g_zone.free_head[order] = static_cast<uint32_t>(pfn);
+  p->order = static_cast<uint8_t>(order);
+  set_bit_flag(p, PG_buddy);
+}
+
+void list_del(int order, unsigned long pfn) {
+  page* p = pfn_to_page(pfn);
+  if (p->lru_prev != NO_PFN)
+    pfn_to_page(p->lru_prev)->lru_next = p->lru_next;
+  else
+    g_zone.free_head[order] = p->lru_next;
+  if (p->lru_next != NO_PFN) pfn_to_page(p->lru_next)->lru_prev = p->lru_prev;
+  p->lru_next = p->lru_prev = NO_PFN;
+  clear_bit_flag(p, PG_buddy);
+}
+
+// Context: zone lock held.
+bool refill_from_fresh() {
+  unsigned long block = 1ul << MAX_PAGE_ORDER;
+  if (g_zone.fresh_top < block) {
+    // A tail smaller than a max-order block: hand it out in the largest aligned pieces.
+    if (g_zone.fresh_top == 0) return false;
+    unsigned long pfn = g_zone.fresh_top - 1;
+    int order = 0;
+    while (order < MAX_PAGE_ORDER && (pfn & ((2ul << order) - 1)) == 0 &&
+           pfn + (2ul << order) <= g_zone.fresh_top)
+      order++;
+    g_zone.fresh_top = pfn;
+    list_add(order, pfn);
+    return true;
+  }
+  g_zone.fresh_top -= block;
+  list_add(MAX_PAGE_ORDER, g_zone.fresh_top);
+  return true;
+}
+
+// Context: zone lock held.
+long take_block(int order) {
+  for (;;) {
+    for (int o = order; o <= MAX_PAGE_ORDER; o++) {
+      uint32_t pfn = g_zone.free_head[o];
+      if (pfn == NO_PFN) continue;
+      list_del(o, pfn);
+      // expand(): give back the upper halves
+      while (o > order) {
+        o--;
+        list_add(o, pfn + (1ul << o));
+      }
+      return pfn;
+    }
+    if (!refill_from_fresh()) return -1;
+  }
+}
+
+void poison_frames(unsigned long pfn, int order) {
+  if (g_zone.poison) std::memset(pfn_to_virt(pfn), PAGE_POISON, PAGE_SIZE << order);
+}
+
+void reset_page(page* p) {
+  p->flags.store(0, sync::relaxed);
+  p->compound_head.store(0, sync::relaxed);
+  p->_mapcount.store(-1, sync::relaxed);
+  p->_pincount.store(0, sync::relaxed);
+  p->_entire_mapcount.store(-1, sync::relaxed);
+  p->mapping.store(0, sync::relaxed);
+  p->index.store(0, sync::relaxed);
+  p->order = 0;
+}
+
+}  // namespace
+
+int folio_mapcount(const folio* f) {
+  if (!folio_test_large(f)) return page_mapcount(&f->page);
+  int n = folio_entire_mapcount(f);
+  long nr = folio_nr_pages(f);
+  for (long i = 0; i < nr; i++) n += page_mapcount(&f->page + i);
+  return n;
+}
+
+int physmem_init(unsigned long nr_frames, bool poison) {
+  if (g_active) return -EBUSY;
+  // pfns must fit the PAE entry format (36-bit physical addresses: 2^24 frames = 64 GiB)
+  // and our 32-bit list links.
+  if (nr_frames < 2 * (1ul << MAX_PAGE_ORDER) || nr_frames > (1ul << 24)) return -EINVAL;
+  g_map_bytes = nr_frames * sizeof(page);
+  g_frame_bytes = nr_frames * PAGE_SIZE;
+  void* map = mmap(nullptr, g_map_bytes, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (map == MAP_FAILED) return -ENOMEM;
+  void* fr = mmap(nullptr, g_frame_bytes, PROT_READ | PROT_WRITE,
+                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (fr == MAP_FAILED) {
+    munmap(map, g_map_bytes);
+    return -ENOMEM;
+  }
+  // Zero-filled memory is a valid memmap except for the counters whose "empty" value is
+  // -1; those are set when a page is first handed out (reset_page).
+  mem_map = static_cast<page*>(map);
+  frames_base = static_cast<uint8_t*>(fr);
+  max_pfn = nr_frames;
+  for (auto& h : g_zone.free_head) h = NO_PFN;
+  g_zone.nr_free = nr_frames;
+  g_zone.fresh_top = nr_frames;
+  g_zone.allocs = g_zone.frees = 0;
+  g_zone.poison = poison;
+  g_zone.hooks = {};
+  g_active = true;
+  page* z = alloc_pages(__GFP_ZERO, 0);
+  set_bit_flag(z, PG_reserved);
+  zero_pfn = page_to_pfn(z);
+  return 0;
+}
+
+void physmem_exit() {
+  if (!g_active) return;
+  munmap(mem_map, g_map_bytes);
+  munmap(frames_base, g_frame_bytes);
+  mem_map = nullptr;
+  frames_base = nullptr;
+  max_pfn = 0;
+  g_active = false;
+}
+
+bool physmem_active() { return g_active; }
+
+physmem_stats physmem_get_stats() {
+  sync::spin_lock(&g_zone.lock);
+  physmem_stats s{max_pfn, g_zone.nr_free, g_zone.allocs, g_zone.frees};
+  sync::spin_unlock(&g_zone.lock);
+  return s;
+}
+
+void physmem_set_hooks(const memmap_hooks& hooks) { g_zone.hooks = hooks; }
+
+page* alloc_pages(gfp_t gfp, int order) {
+  if (order < 0 || order > MAX_PAGE_ORDER) return nullptr;
+  sync::spin_lock(&g_zone.lock);
+  long pfn = take_block(order);
+  if (pfn >= 0) {
+    g_zone.nr_free -= 1ul << order;
+    g_zone.allocs++;
+  }
+  sync::spin_unlock(&g_zone.lock);
+  if (pfn < 0) return nullptr;
+  for (unsigned long i = 0; i < (1ul << order); i++) reset_page(pfn_to_page(pfn + i));
+  if (gfp & __GFP_ZERO) std::memset(pfn_to_virt(pfn), 0, PAGE_SIZE << order);
+  page* p = pfn_to_page(pfn);
+  // The new owner's first reference. Release: a GUP-fast that wins folio_ref_try_add() on
+  // this recycled page sees the reset metadata (and then fails its PTE recheck).
+  p->_refcount.store(1, sync::release);
+  if (g_zone.hooks.frame_allocated) g_zone.hooks.frame_allocated(g_zone.hooks.ctx, pfn, order);
+  return p;
+}
+
+void __free_pages(page* p, int order) {
+  unsigned long pfn = page_to_pfn(p);
+  if (g_zone.hooks.frame_freed) g_zone.hooks.frame_freed(g_zone.hooks.ctx, pfn, order);
+  for (unsigned long i = 0; i < (1ul << order); i++) {
+    page* q = p + i;
+    q->flags.store(0, sync::relaxed);
+    // A tail page stops pointing at its old head: a racing GUP-fast holding this page
+    // sees page_folio() change and retries (try_get_folio's recheck).
+    q->compound_head.store(0, sync::relaxed);
+    q->_refcount.store(0, sync::relaxed);
+    q->mapping.store(0, sync::relaxed);
+  }
+  poison_frames(pfn, order);
+  sync::spin_lock(&g_zone.lock);
+  g_zone.nr_free += 1ul << order;
+  g_zone.frees++;
+  // __free_one_page(): merge with free buddies of the same order.
+  while (order < MAX_PAGE_ORDER) {
+    unsigned long buddy = pfn ^ (1ul << order);
+    if (buddy >= g_zone.fresh_top && buddy < max_pfn) {
+      page* b = pfn_to_page(buddy);
+      if (PageBuddy(b) && b->order == order) {
+        list_del(order, buddy);
+        pfn &= ~(1ul << order);
+        order++;
+        continue;
+      }
+    }
+    break;
+  }
+  list_add(order, pfn);
+  sync::spin_unlock(&g_zone.lock);
+}
+
+folio* folio_alloc(gfp_t gfp, int order) {
+  if (order < 0 || order > MAX_FOLIO_ORDER) return nullptr;
+  page* p = alloc_pages(gfp, order);
+  if (!p) return nullptr;
+  if (order > 0) {
+    // prep_compound_page(): the head owns the counts; tails point at it with bit 0 set.
+    set_bit_flag(p, PG_head);
+    p->order = static_cast<uint8_t>(order);
+    for (long i = 1; i < (1l << order); i++)
+      p[i].compound_head.store(reinterpret_cast<unsigned long>(p) | 1, sync::release);
+  }
+  return reinterpret_cast<folio*>(p);
+}
+
+void folio_uncompound(folio* f, int refs_each) {
+  page* p = &f->page;
+  long nr = folio_nr_pages(f);
+  for (long i = nr - 1; i >= 1; i--) {
+    p[i].flags.store(p->flags.load(sync::relaxed) & ~(1ul << PG_head), sync::relaxed);
+    p[i].mapping.store(p->mapping.load(sync::relaxed), sync::relaxed);
+    p[i].index.store(p->index.load(sync::relaxed) + i, sync::relaxed);
+    p[i]._refcount.store(refs_each, sync::relaxed);
+    // Publish the tail as its own folio: page_folio() no longer reaches the old head.
+    p[i].compound_head.store(0, sync::release);
+  }
+  clear_bit_flag(p, PG_head);
+  p->order = 0;
+  p->_pincount.store(0, sync::relaxed);
+  p->_entire_mapcount.store(-1, sync::relaxed);
+}
+
+static void free_folio(folio* f) {
+  int order = folio_order(f);
+  if (folio_test_reserved(f)) return;  // the zero page is never freed
+  __free_pages(&f->page, order);
+}
+
+void folio_put_refs(folio* f, int refs) {
+  if (folio_ref_sub_and_test(f, refs)) free_folio(f);
+}
+
+void folio_put(folio* f) { folio_put_refs(f, 1); }
+
+// ---- frame data ---------------------------------------------------------------------------
+void frame_copy(unsigned long dst_pfn, unsigned long src_pfn) {
+  auto* d = reinterpret_cast<uint64_t*>(pfn_to_virt(dst_pfn));
+  auto* s = reinterpret_cast<const uint64_t*>(pfn_to_virt(src_pfn));
+  for (unsigned i = 0; i < PAGE_SIZE / 8; i++) sync::store(d + i, sync::load(s + i, sync::relaxed), sync::relaxed);
+}
+
+void frame_fill(unsigned long pfn, uint8_t byte) {
+  auto* d = reinterpret_cast<uint64_t*>(pfn_to_virt(pfn));
+  uint64_t w = 0x0101010101010101ull * byte;
+  for (unsigned i = 0; i < PAGE_SIZE / 8; i++) sync::store(d + i, w, sync::relaxed);
+}
+
+void frame_zero(unsigned long pfn) { frame_fill(pfn, 0); }
+
+uint8_t frame_read_byte(unsigned long pfn, unsigned off) {
+  return sync::load(pfn_to_virt(pfn) + off, sync::relaxed);
+}
+
+void frame_write_byte(unsigned long pfn, unsigned off, uint8_t v) {
+  sync::store(pfn_to_virt(pfn) + off, v, sync::relaxed);
+}
+
+GUPFAST_NS_END

@@ -1,0 +1,318 @@
+// Address-space lifetime and the VMA syscalls (mm/mmap.c, mm/vma.c, mm/mprotect.c,
+// mm/madvise.c, kernel/fork.c).
+#include <cerrno>
+
+#include "machine/counters.h"
+#include "mm/mm.h"
+#include "tlb/tlbflush.h"
+
+GUPFAST_NS_BEGIN
+
+namespace {
+
+sync::atomic<uint64_t> g_next_ctx_id{1};
+constexpr unsigned long MMAP_BASE = 0x7f0000000000ul;  // addr == 0 picks below this
+constexpr unsigned long MMAP_MIN_ADDR = 0x10000ul;
+
+bool range_ok(unsigned long addr, unsigned long len) {
+  if (addr & ~PAGE_MASK) return false;
+  if (len == 0) return false;
+  unsigned long alen = (len + PAGE_SIZE - 1) & PAGE_MASK;
+  if (alen < len) return false;  // wraps when rounded
+  if (addr + alen < addr) return false;
+  return addr + alen <= TASK_SIZE;
+}
+
+void anon_vma_join(mm_struct* mm, anon_vma* av) {
+  av->refcount.fetch_add(1, sync::relaxed);
+  sync::spin_lock(&av->lock);
+  av->mms.push_back(mm);
+  sync::spin_unlock(&av->lock);
+  mm->av = av;
+}
+
+void anon_vma_leave(mm_struct* mm) {
+  anon_vma* av = mm->av;
+  sync::spin_lock(&av->lock);
+  std::erase(av->mms, mm);
+  sync::spin_unlock(&av->lock);
+  if (av->refcount.fetch_sub(1, sync::acq_rel) == 1) delete av;
+  mm->av = nullptr;
+}
+
+vm_area_struct* insert_vma(mm_struct* mm, std::unique_ptr<vm_area_struct> v) {
+  vm_area_struct* raw = v.get();
+  mm->vmas.emplace(raw->vm_end, std::move(v));
+  return raw;
+}
+
+// Split so that a VMA boundary falls at addr (split_vma). Context: mmap_lock for write.
+void split_vma_at(mm_struct* mm, unsigned long addr) {
+  vm_area_struct* v = vma_lookup(mm, addr);
+  if (!v || v->vm_start == addr) return;
+  auto node = mm->vmas.extract(v->vm_end);
+  auto tail = std::make_unique<vm_area_struct>(*v);
+  tail->vm_start = addr;
+  if (tail->vm_file) {
+    tail->vm_pgoff += (addr - v->vm_start) >> PAGE_SHIFT;
+    shmem_get(tail->vm_file);
+  }
+  v->vm_end = addr;
+  node.key() = addr;
+  mm->vmas.insert(std::move(node));
+  insert_vma(mm, std::move(tail));
+}
+
+bool range_fully_mapped(mm_struct* mm, unsigned long start, unsigned long end) {
+  unsigned long a = start;
+  while (a < end) {
+    vm_area_struct* v = vma_lookup(mm, a);
+    if (!v) return false;
+    a = v->vm_end;
+  }
+  return true;
+}
+
+void free_vma(std::unique_ptr<vm_area_struct> v) {
+  if (v->vm_file) shmem_put(v->vm_file);
+}
+
+// Zap [start, end) of every VMA that overlaps it. Context: mmap_lock held.
+void zap_range(mmu_gather* tlb, mm_struct* mm, unsigned long start, unsigned long end) {
+  for (vm_area_struct* v = find_vma(mm, start); v && v->vm_start < end; v = find_vma(mm, v->vm_end))
+    unmap_page_range(tlb, v, std::max(start, v->vm_start), std::min(end, v->vm_end));
+}
+
+void exit_mmap(mm_struct* mm) {
+  mm->mmap_lock.down_write();
+  bool seq = g_cfg.strategy == table_strategy::seqcount;
+  if (seq) mm_pt_seq_begin(mm);
+  mmu_gather tlb;
+  tlb_gather_mmu_fullmm(&tlb, mm);
+  zap_range(&tlb, mm, 0, TASK_SIZE);
+  std::map<unsigned long, std::unique_ptr<vm_area_struct>> vmas;
+  vmas.swap(mm->vmas);
+  free_pgtables(&tlb, mm, 0, TASK_SIZE);
+  tlb_finish_mmu(&tlb);
+  if (seq) mm_pt_seq_end(mm);
+  mm->mmap_lock.up_write();
+  for (auto& [end, v] : vmas) free_vma(std::move(v));
+}
+
+}  // namespace
+
+vm_area_struct* find_vma(mm_struct* mm, unsigned long addr) {
+  auto it = mm->vmas.upper_bound(addr);
+  return it == mm->vmas.end() ? nullptr : it->second.get();
+}
+
+vm_area_struct* vma_lookup(mm_struct* mm, unsigned long addr) {
+  vm_area_struct* v = find_vma(mm, addr);
+  return (v && v->vm_start <= addr) ? v : nullptr;
+}
+
+mm_struct* mm_alloc() {
+  page* pgd = pagetable_alloc(nullptr);
+  if (!pgd) return nullptr;
+  auto* mm = new mm_struct;
+  pgd->mapping.store(reinterpret_cast<unsigned long>(mm), sync::relaxed);
+  mm->pgd = reinterpret_cast<pgd_t*>(page_address(pgd));
+  mm->ctx_id = g_next_ctx_id.fetch_add(1, sync::relaxed);
+  auto* av = new anon_vma;
+  av->refcount.store(0, sync::relaxed);
+  anon_vma_join(mm, av);
+  return mm;
+}
+
+void mmget(mm_struct* mm) { mm->mm_users.fetch_add(1, sync::relaxed); }
+
+void mmput(mm_struct* mm) {
+  if (mm->mm_users.fetch_sub(1, sync::acq_rel) != 1) return;
+  exit_mmap(mm);
+  // Nothing can walk a dead mm (callers of GUP hold mm_users), so the top table goes now.
+  pagetable_free(pfn_to_page(virt_to_pfn(mm->pgd)));
+  anon_vma_leave(mm);
+  delete mm;
+}
+
+long vm_mmap(mm_struct* mm, unsigned long addr, unsigned long len, int prot, int flags) {
+  if (prot & ~(PROT_READ_ | PROT_WRITE_)) return -EINVAL;
+  bool shared = flags & MAP_SHARED_;
+  if (shared == bool(flags & MAP_PRIVATE_)) return -EINVAL;  // exactly one of them
+  if (flags & ~(MAP_SHARED_ | MAP_PRIVATE_ | MAP_HUGE_THP)) return -EINVAL;
+  if (len == 0 || len > TASK_SIZE) return -EINVAL;
+  len = (len + PAGE_SIZE - 1) & PAGE_MASK;
+  mm->mmap_lock.down_write();
+  if (addr) {
+    if (!range_ok(addr, len) || addr < MMAP_MIN_ADDR) {
+      mm->mmap_lock.up_write();
+      return -EINVAL;
+    }
+    vm_area_struct* v = find_vma(mm, addr);
+    if (v && v->vm_start < addr + len) {
+      mm->mmap_lock.up_write();
+      return -EEXIST;
+    }
+  } else {
+    // Top-down search for a gap below MMAP_BASE.
+    unsigned long cand = MMAP_BASE - len;
+    for (;;) {
+      vm_area_struct* v = find_vma(mm, cand);
+      if (!v || v->vm_start >= cand + len) break;
+      if (v->vm_start < len + MMAP_MIN_ADDR) {
+        mm->mmap_lock.up_write();
+        return -ENOMEM;
+      }
+      cand = v->vm_start - len;
+    }
+    addr = cand;
+  }
+  auto v = std::make_unique<vm_area_struct>();
+  v->vm_start = addr;
+  v->vm_end = addr + len;
+  v->vm_mm = mm;
+  v->vm_flags = VM_MAYREAD | VM_MAYWRITE;
+  if (prot & PROT_READ_) v->vm_flags |= VM_READ;
+  if (prot & PROT_WRITE_) v->vm_flags |= VM_WRITE | VM_READ;
+  if (shared) {
+    v->vm_flags |= VM_SHARED;
+    v->vm_file = new shmem_object;
+    v->vm_file->nr_pages = len >> PAGE_SHIFT;
+  }
+  if (flags & MAP_HUGE_THP) v->vm_flags |= VM_HUGEPAGE;
+  insert_vma(mm, std::move(v));
+  mm->mmap_lock.up_write();
+  return static_cast<long>(addr);
+}
+
+int vm_munmap(mm_struct* mm, unsigned long addr, unsigned long len) {
+  if (!range_ok(addr, len)) return -EINVAL;
+  unsigned long end = addr + ((len + PAGE_SIZE - 1) & PAGE_MASK);
+  mm->mmap_lock.down_write();
+  vm_area_struct* first = find_vma(mm, addr);
+  if (!first || first->vm_start >= end) {  // a hole: nothing to do, as Linux
+    mm->mmap_lock.up_write();
+    return 0;
+  }
+  split_vma_at(mm, addr);
+  split_vma_at(mm, end);
+  bool seq = g_cfg.strategy == table_strategy::seqcount;
+  if (seq) mm_pt_seq_begin(mm);
+  mmu_gather tlb;
+  tlb_gather_mmu(&tlb, mm);
+  zap_range(&tlb, mm, addr, end);
+  std::vector<std::unique_ptr<vm_area_struct>> gone;
+  for (auto it = mm->vmas.upper_bound(addr); it != mm->vmas.end() && it->second->vm_start < end;) {
+    gone.push_back(std::move(it->second));
+    it = mm->vmas.erase(it);
+  }
+  // Tables whose whole range is now VMA-free: unlinked here, freed by the strategy.
+  unsigned long floor = addr & PMD_MASK, ceiling = (end + PMD_SIZE - 1) & PMD_MASK;
+  free_pgtables(&tlb, mm, floor, ceiling);
+  tlb_finish_mmu(&tlb);
+  if (seq) mm_pt_seq_end(mm);
+  mm->mmap_lock.up_write();
+  for (auto& v : gone) free_vma(std::move(v));
+  return 0;
+}
+
+int do_mprotect(mm_struct* mm, unsigned long addr, unsigned long len, int prot) {
+  if (prot & ~(PROT_READ_ | PROT_WRITE_)) return -EINVAL;
+  if (!range_ok(addr, len)) return -EINVAL;
+  unsigned long end = addr + ((len + PAGE_SIZE - 1) & PAGE_MASK);
+  mm->mmap_lock.down_write();
+  if (!range_fully_mapped(mm, addr, end)) {
+    mm->mmap_lock.up_write();
+    return -ENOMEM;
+  }
+  split_vma_at(mm, addr);
+  split_vma_at(mm, end);
+  bool changed = false;
+  for (vm_area_struct* v = find_vma(mm, addr); v && v->vm_start < end; v = find_vma(mm, v->vm_end)) {
+    unsigned long nf = v->vm_flags & ~(VM_READ | VM_WRITE);
+    if (prot & PROT_READ_) nf |= VM_READ;
+    if (prot & PROT_WRITE_) nf |= VM_WRITE | VM_READ;
+    v->vm_flags = nf;
+    pgprot newprot = vm_get_page_prot(nf);
+    // change_pte_range(): ptep_modify_prot_start/commit under the PTL.
+    for (unsigned long a = v->vm_start; a < v->vm_end; a = pmd_addr_end(a, v->vm_end)) {
+      pmd_t* pmdp = mm_find_pmd(mm, a);
+      if (!pmdp) continue;
+      sync::spinlock_t* ptl;
+      pte_t* ptep = pte_offset_map_lock(mm, pmdp, a, &ptl);
+      if (!ptep) continue;
+      unsigned long e = pmd_addr_end(a, v->vm_end);
+      for (unsigned long b = a; b < e; b += PAGE_SIZE, ptep++) {
+        pte_t old = ptep_get(ptep);
+        if (!pte_present(old)) continue;
+        pgprot p = newprot;
+        if (p == pgprot::write && !(nf & VM_SHARED)) {
+          // A private page becomes writable only if it is ours alone (can_change_pte_writable);
+          // otherwise the next write takes a COW fault.
+          folio* f = vm_normal_folio(v, b, old);
+          if (!f || !PageAnonExclusive(pfn_to_page(pte_pfn(old)))) p = pgprot::read;
+        }
+        pte_t nv = pfn_pte(pte_pfn(old), p);
+        nv.pte |= old.pte & (_PAGE_DIRTY | _PAGE_SPECIAL);
+        if (pte_val(nv) == pte_val(old)) continue;
+        ptep_get_and_clear(ptep);
+        set_pte(ptep, nv);
+        changed = true;
+      }
+      sync::spin_unlock(ptl);
+    }
+  }
+  if (changed) flush_tlb_mm_range(mm, addr, end);
+  mm->mmap_lock.up_write();
+  return 0;
+}
+
+int do_madvise(mm_struct* mm, unsigned long addr, unsigned long len, int advice) {
+  if (advice != MADV_DONTNEED_) return -EINVAL;
+  if (!range_ok(addr, len)) return -EINVAL;
+  unsigned long end = addr + ((len + PAGE_SIZE - 1) & PAGE_MASK);
+  mm->mmap_lock.down_read();
+  bool hole = !range_fully_mapped(mm, addr, end);
+  bool seq = g_cfg.strategy == table_strategy::seqcount;
+  if (seq) mm_pt_seq_begin(mm);
+  mmu_gather tlb;
+  tlb_gather_mmu(&tlb, mm);
+  zap_range(&tlb, mm, addr, end);
+  tlb_finish_mmu(&tlb);
+  if (seq) mm_pt_seq_end(mm);
+  mm->mmap_lock.up_read();
+  return hole ? -ENOMEM : 0;
+}
+
+mm_struct* dup_mm(mm_struct* oldmm, int* err) {
+  mm_struct* mm = mm_alloc();
+  if (!mm) {
+    *err = -ENOMEM;
+    return nullptr;
+  }
+  // The child shares the parent's anon rmap (its folios may be mapped in both).
+  anon_vma_leave(mm);
+  anon_vma_join(mm, oldmm->av);
+  oldmm->mmap_lock.down_write();
+  mm->mmap_lock.down_write();
+  *err = 0;
+  for (auto& [end, v] : oldmm->vmas) {
+    auto nv = std::make_unique<vm_area_struct>(*v);
+    nv->vm_mm = mm;
+    if (nv->vm_file) shmem_get(nv->vm_file);
+    vm_area_struct* raw = insert_vma(mm, std::move(nv));
+    if ((*err = copy_page_range(raw, v.get()))) break;
+  }
+  mm->mmap_lock.up_write();
+  // The parent's PTEs were write-protected: its CPUs must drop writable translations.
+  flush_tlb_mm(oldmm);
+  oldmm->mmap_lock.up_write();
+  count_event(CNT_forks);
+  if (*err) {
+    mmput(mm);
+    return nullptr;
+  }
+  return mm;
+}
+
+GUPFAST_NS_END
