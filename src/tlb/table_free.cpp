@@ -157,10 +157,12 @@ void tlb_table_flush(mmu_gather* tlb) {
 void mm_pt_seq_begin(mm_struct* mm) {
   // [PT-SEQ-WRITE] one writer more and a new generation, before any change is visible.
   mm->pt_seq.fetch_add((uint64_t{1} << 32) + 1, sync::seq_cst);
+  sync::smp_wmb();  // as raw_write_seqcount_begin: the count before the changes
 }
 
 void mm_pt_seq_end(mm_struct* mm) {
-  // Release: our changes are visible before a reader can see "no writer inside".
+  // Our changes are visible before a reader can see "no writer inside".
+  sync::smp_wmb();
   mm->pt_seq.fetch_add(1 - (uint64_t{1} << 32), sync::seq_cst);
 }
 

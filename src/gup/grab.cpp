@@ -1,0 +1,178 @@
+// Taking and releasing GUP references and pins (mm/gup.c: try_get_folio,
+// try_grab_folio_fast, try_grab_folio, gup_put_folio, unpin_user_pages*).
+//
+// The folio refcount protocol (memmap/page_ref.h) seen from GUP:
+//   - the fast path holds no lock that keeps the folio alive, so it may only "add unless
+//     zero" ([REF-TRY-ADD]); zero means freed or frozen by a mutator that owns it now;
+//   - the reference it gets may be on a folio that was freed and reallocated since the
+//     PTE was read: harmless, because the memmap is never freed and the caller then
+//     rechecks the PTE and drops the reference (maybe the last one, which frees correctly);
+//   - a pin is a reference plus accounting: _pincount for large folios, or
+//     GUP_PIN_COUNTING_BIAS extra references for small ones.
+#include <cerrno>
+
+#include "gup/gup.h"
+#include "machine/counters.h"
+
+GUPFAST_NS_BEGIN
+
+namespace {
+
+inline bool folio_has_pincount(const folio* f) { return folio_test_large(f); }
+
+// try_get_folio(): a reference on the folio the page belongs to, or nullptr.
+folio* try_get_folio(page* p, int refs) {
+  for (;;) {
+    folio* f = page_folio(p);
+    // Overflow guard: a negative count means it wrapped; refuse rather than make it worse
+    // (WARN_ON_ONCE(folio_ref_count(folio) < 0) in the kernel).
+    if (folio_ref_count(f) < 0) return nullptr;
+    if (is_unsafe(GET_NOT_TRY_GET)) {
+      // Mutant: a plain add, as if the caller already held a reference. On a freed or
+      // frozen folio (count 0) this resurrects it behind the freezer's back.
+      f->page._refcount.fetch_add(refs, sync::seq_cst);
+    } else if (!folio_ref_try_add(f, refs)) {  // [REF-TRY-ADD]
+      count_event(CNT_stop_ref_zero);
+      return nullptr;
+    }
+    sync::yield_point("try_get_folio:after_ref");
+    // [FOLIO-RECHECK] The folio is stable now (we hold a reference), but between
+    // page_folio() and the increment it may have been split or freed and reallocated as
+    // part of another compound page: the page may belong to another folio now.
+    // Races with split_folio (tail compound_head rewritten) and __free_pages.
+    if (!is_unsafe(NO_FOLIO_RECHECK) && page_folio(p) != f) {
+      count_event(CNT_stop_folio_changed);
+      folio_put_refs(f, refs);
+      continue;
+    }
+    return f;
+  }
+}
+
+}  // namespace
+
+int folio_pincount(folio* f) {
+  if (folio_has_pincount(f)) return f->page._pincount.load(sync::relaxed);
+  return folio_ref_count(f) / GUP_PIN_COUNTING_BIAS;
+}
+
+// Context: irqs off (or the seqcount walker), no lock held.
+folio* try_grab_folio_fast(page* p, int refs, unsigned flags) {
+  if (!(flags & (FOLL_GET | FOLL_PIN))) return nullptr;
+  folio* f = try_get_folio(p, refs);
+  if (flags & FOLL_GET) return f;
+  if (!f) return nullptr;
+  if ((flags & FOLL_LONGTERM) && !folio_is_longterm_pinnable(f)) {
+    folio_put_refs(f, refs);
+    count_event(CNT_stop_longterm);
+    return nullptr;
+  }
+  // A large folio counts pins exactly; a small one by the bias (keeping the reference
+  // try_get_folio took, so the folio really is held).
+  if (folio_has_pincount(f))
+    f->page._pincount.fetch_add(refs, sync::relaxed);
+  else
+    folio_ref_add(f, refs * (GUP_PIN_COUNTING_BIAS - 1));
+  // [PIN-MB] The pin is visible before we recheck the PTE. Pairs with [PIN-CHECK]: the
+  // smp_mb in __folio_try_share_anon_rmap (reclaim/migration) and fork's pin check under
+  // write_protect_seq: either they see our pin, or we see their PTE change.
+  sync::smp_mb();
+  return f;
+}
+
+// Context: the PTL is held, so the folio is mapped and its count is > 0.
+int try_grab_folio(folio* f, int refs, unsigned flags) {
+  if (folio_ref_count(f) <= 0) return -ENOMEM;
+  if (flags & FOLL_GET) {
+    folio_ref_add(f, refs);
+  } else if (flags & FOLL_PIN) {
+    // No pin on the zero page: it is not going anywhere.
+    if (is_zero_folio(f)) return 0;
+    if (folio_has_pincount(f)) {
+      folio_ref_add(f, refs);
+      f->page._pincount.fetch_add(refs, sync::relaxed);
+    } else {
+      folio_ref_add(f, refs * GUP_PIN_COUNTING_BIAS);
+    }
+  }
+  return 0;
+}
+
+void gup_put_folio(folio* f, int refs, unsigned flags) {
+  if (flags & FOLL_PIN) {
+    if (is_zero_folio(f)) return;
+    if (folio_has_pincount(f))
+      f->page._pincount.fetch_sub(refs, sync::relaxed);
+    else
+      refs *= GUP_PIN_COUNTING_BIAS;
+  }
+  folio_put_refs(f, refs);
+}
+
+// gup_must_unshare(): would a read-only pin of this page see a page the process may
+// later stop using (after a COW)? Anonymous pages must be exclusive to be pinned.
+bool gup_must_unshare(vm_area_struct* vma, unsigned flags, page* p) {
+  if ((flags & (FOLL_WRITE | FOLL_PIN)) != FOLL_PIN) return false;
+  folio* f = page_folio(p);
+  if (!folio_test_anon(f)) {
+    // Only R/O long-term pins care: they must observe later writes through the page tables,
+    // so a COW mapping (the zero page of a private mapping) must break COW first.
+    if (!(flags & FOLL_LONGTERM)) return false;
+    if (!vma) return true;  // the fast path has no VMA: let the slow path decide
+    return is_cow_mapping(vma->vm_flags);
+  }
+  // Pairs with the smp_mb__after_atomic in __folio_try_share_anon_rmap: if it cleared
+  // AnonExclusive, we see that or the PTE change.
+  sync::smp_rmb();
+  return !PageAnonExclusive(p);
+}
+
+void unpin_user_page(page* p) {
+  count_event(CNT_gup_unpins);
+  gup_put_folio(page_folio(p), 1, FOLL_PIN);
+}
+
+namespace {
+// gup_folio_next(): the folio of pages[i] and how many of the following entries are
+// pages of that same folio.
+folio* gup_folio_next(page** pages, long npages, long i, int* ntails) {
+  folio* f = page_folio(pages[i]);
+  int nr = 1;
+  while (i + nr < npages && page_folio(pages[i + nr]) == f) nr++;
+  *ntails = nr;
+  return f;
+}
+}  // namespace
+
+void unpin_user_pages(page** pages, long npages) {
+  if (npages <= 0) return;
+  count_event(CNT_gup_unpins, npages);
+  for (long i = 0; i < npages;) {
+    int nr;
+    folio* f = gup_folio_next(pages, npages, i, &nr);
+    gup_put_folio(f, nr, FOLL_PIN);
+    i += nr;
+  }
+}
+
+void unpin_user_pages_dirty_lock(page** pages, long npages, bool make_dirty) {
+  if (!make_dirty) {
+    unpin_user_pages(pages, npages);
+    return;
+  }
+  count_event(CNT_gup_unpins, npages);
+  for (long i = 0; i < npages;) {
+    int nr;
+    folio* f = gup_folio_next(pages, npages, i, &nr);
+    if (!folio_test_dirty(f)) {
+      // The device wrote the folio: mark it dirty under its lock, so reclaim writes it out.
+      folio_lock(f);
+      folio_set_dirty(f);
+      folio_unlock(f);
+    }
+    gup_put_folio(f, nr, FOLL_PIN);
+    i += nr;
+  }
+}
+
+GUPFAST_NS_END
