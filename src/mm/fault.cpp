@@ -3,6 +3,7 @@
 #include <cerrno>
 
 #include "machine/counters.h"
+#include "mm/huge_memory.h"
 #include "mm/mm.h"
 #include "tlb/tlbflush.h"
 
@@ -244,7 +245,20 @@ vm_fault_t handle_mm_fault(vm_area_struct* vma, unsigned long addr, unsigned fla
   pmd_t* pmdp = pmd_alloc(mm, pudp, addr);
   if (!pmdp) return VM_FAULT_OOM;
   pmd_t pmd = pmdp_get_lockless(pmdp);
-  if (pmd_leaf(pmd)) return VM_FAULT_SIGBUS;  // THP faults arrive with the replacers issue
+  if (pmd_none(pmd) && thp_vma_suitable(vma, addr)) {
+    vm_fault_t ret = do_huge_pmd_anonymous_page(vma, addr, pmdp);
+    if (!(ret & VM_FAULT_FALLBACK)) return ret;
+    pmd = pmdp_get_lockless(pmdp);
+  } else if (pmd_leaf(pmd)) {
+    if (!(pmd.pmd & _PAGE_PRESENT)) return 0;  // being split: retry
+    if ((flags & (FAULT_FLAG_WRITE | FAULT_FLAG_UNSHARE)) && !pmd_write(pmd)) {
+      vm_fault_t ret = do_huge_pmd_wp_page(vma, addr, pmdp, pmd, flags);
+      if (!(ret & VM_FAULT_FALLBACK)) return ret;
+      pmd = pmdp_get_lockless(pmdp);
+    } else {
+      return 0;  // accessed/dirty are set by the hardware walk
+    }
+  }
   if (pmd_none(pmd) && __pte_alloc(mm, pmdp)) return VM_FAULT_OOM;
   return handle_pte_fault(vma, addr, pmdp, flags);
 }

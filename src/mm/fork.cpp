@@ -2,6 +2,7 @@
 #include <cerrno>
 
 #include "machine/counters.h"
+#include "mm/huge_memory.h"
 #include "mm/mm.h"
 #include "tlb/tlbflush.h"
 
@@ -102,13 +103,22 @@ int copy_page_range(vm_area_struct* dst_vma, vm_area_struct* src_vma) {
   for (unsigned long addr = src_vma->vm_start; addr < src_vma->vm_end;) {
     unsigned long next = pmd_addr_end(addr, src_vma->vm_end);
     pmd_t* src_pmdp = mm_find_pmd(src_mm, addr);
-    if (src_pmdp && pmd_table(pmdp_get(src_pmdp))) {
+    if (src_pmdp && (pmd_table(pmdp_get(src_pmdp)) || pmd_leaf(pmdp_get(src_pmdp)))) {
       pgd_t* dst_pgdp = pgd_offset_pgd(dst_mm->pgd, addr);
       pud_t* dst_pudp = pud_alloc(dst_mm, dst_pgdp, addr);
       pmd_t* dst_pmdp = dst_pudp ? pmd_alloc(dst_mm, dst_pudp, addr) : nullptr;
       if (!dst_pmdp) {
         err = -ENOMEM;
         break;
+      }
+      if (pmd_leaf(pmdp_get(src_pmdp))) {
+        err = copy_huge_pmd(dst_vma, src_vma, dst_pmdp, src_pmdp, addr);
+        if (!err) {
+          addr = next;
+          continue;
+        }
+        if (err != -EAGAIN) break;
+        err = 0;  // split: copy its PTEs below
       }
       if ((err = copy_pte_range(dst_vma, src_vma, dst_pmdp, src_pmdp, addr, next))) break;
     }

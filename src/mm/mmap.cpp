@@ -3,6 +3,7 @@
 #include <cerrno>
 
 #include "machine/counters.h"
+#include "mm/huge_memory.h"
 #include "mm/mm.h"
 #include "tlb/tlbflush.h"
 
@@ -238,6 +239,8 @@ int do_mprotect(mm_struct* mm, unsigned long addr, unsigned long len, int prot) 
     for (unsigned long a = v->vm_start; a < v->vm_end; a = pmd_addr_end(a, v->vm_end)) {
       pmd_t* pmdp = mm_find_pmd(mm, a);
       if (!pmdp) continue;
+      // A leaf is split and changed at PTE level (the kernel may keep it whole).
+      if (pmd_leaf(pmdp_get(pmdp))) __split_huge_pmd(v, pmdp, a);
       sync::spinlock_t* ptl;
       pte_t* ptep = pte_offset_map_lock(mm, pmdp, a, &ptl);
       if (!ptep) continue;

@@ -1,5 +1,6 @@
 // Unmapping pages (mm/memory.c: unmap_page_range -> zap_pte_range).
 #include "machine/counters.h"
+#include "mm/huge_memory.h"
 #include "mm/mm.h"
 
 GUPFAST_NS_BEGIN
@@ -49,6 +50,15 @@ void unmap_page_range(mmu_gather* tlb, vm_area_struct* vma, unsigned long addr, 
     pmd_t* pmdp = mm_find_pmd(mm, addr);
     if (pmdp) {
       pmd_t pmd = pmdp_get(pmdp);
+      if (pmd_leaf(pmd)) {
+        if (addr == (addr & PMD_MASK) && next - addr == PMD_SIZE) {
+          zap_huge_pmd(tlb, vma, pmdp, addr);
+          addr = next;
+          continue;
+        }
+        __split_huge_pmd(vma, pmdp, addr);  // part of the leaf: split, then zap PTEs
+        pmd = pmdp_get(pmdp);
+      }
       if (pmd_table(pmd)) zap_pte_range(tlb, vma, pmdp, addr, next);
     } else {
       // No PMD table: skip to the next PUD boundary at least.

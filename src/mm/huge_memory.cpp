@@ -1,0 +1,180 @@
+// Transparent huge pages mapped by a PMD leaf (mm/huge_memory.c): the huge fault, the
+// write-protect fault, split_huge_pmd, and the zap and fork of a leaf.
+//
+// A PMD-mapped THP is one order-9 folio: one reference and _entire_mapcount 0 for the
+// PMD mapping; AnonExclusive on the head page stands for the whole leaf. Splitting the
+// PMD maps the same folio with 512 PTEs: one reference and one _mapcount per PTE.
+// There is no huge zero page: a read fault on a THP VMA allocates the huge folio.
+#include <cerrno>
+
+#include "machine/counters.h"
+#include "mm/huge_memory.h"
+#include "tlb/tlbflush.h"
+
+GUPFAST_NS_BEGIN
+
+bool thp_vma_suitable(vm_area_struct* vma, unsigned long addr) {
+  if (!(vma->vm_flags & VM_HUGEPAGE) || !vma_is_anonymous(vma) || (vma->vm_flags & VM_SHARED)) return false;
+  unsigned long haddr = addr & PMD_MASK;
+  return haddr >= vma->vm_start && haddr + PMD_SIZE <= vma->vm_end;
+}
+
+vm_fault_t do_huge_pmd_anonymous_page(vm_area_struct* vma, unsigned long addr, pmd_t* pmdp) {
+  mm_struct* mm = vma->vm_mm;
+  unsigned long haddr = addr & PMD_MASK;
+  folio* f = folio_alloc(__GFP_ZERO, HPAGE_PMD_ORDER);
+  if (!f) return VM_FAULT_FALLBACK;  // no huge folio: small pages will do
+  sync::smp_wmb();                   // zeroed contents before the leaf that maps them
+  folio_set_uptodate(f);
+  pmd_t entry = pfn_pmd_leaf(folio_pfn(f), vm_get_page_prot(vma->vm_flags));
+  entry.pmd |= _PAGE_DIRTY;
+  sync::spinlock_t* ptl = pmd_lockptr(mm, pmdp);
+  sync::spin_lock(ptl);
+  if (!pmd_none(pmdp_get(pmdp))) {
+    sync::spin_unlock(ptl);
+    folio_put(f);
+    return 0;
+  }
+  f->page.mapping.store(reinterpret_cast<unsigned long>(mm->av) | PAGE_MAPPING_ANON, sync::relaxed);
+  f->page.index.store(haddr >> PAGE_SHIFT, sync::relaxed);
+  SetPageAnonExclusive(&f->page);
+  f->page._entire_mapcount.store(0, sync::relaxed);
+  mm->rss_anon.fetch_add(HPAGE_PMD_NR, sync::relaxed);
+  set_pmd(pmdp, entry);
+  sync::spin_unlock(ptl);
+  count_event(CNT_thp_faults);
+  return 0;
+}
+
+int __split_huge_pmd(vm_area_struct* vma, pmd_t* pmdp, unsigned long addr) {
+  mm_struct* mm = vma->vm_mm;
+  unsigned long haddr = addr & PMD_MASK;
+  page* table = pagetable_alloc(mm);  // the kernel deposits one at fault time
+  if (!table) return -ENOMEM;
+  sync::spinlock_t* ptl = pmd_lockptr(mm, pmdp);
+  sync::spin_lock(ptl);
+  pmd_t old = pmdp_get(pmdp);
+  if (!pmd_leaf(old) || !(old.pmd & _PAGE_PRESENT)) {
+    sync::spin_unlock(ptl);
+    pagetable_free(table);
+    return 0;
+  }
+  bool seq = g_cfg.strategy == table_strategy::seqcount;
+  if (seq) mm_pt_seq_begin(mm);
+  // pmdp_invalidate(): not present for the hardware and GUP-fast (pmd_access_permitted
+  // fails), still a leaf for us; flush so no CPU keeps the 2 MiB translation.
+  // [SPLIT-INVALIDATE] GUP-fast's [LEAF-RECHECK] sees this change.
+  pmd_t invalid{old.pmd & ~(_PAGE_PRESENT | _PAGE_PROTNONE)};
+  set_pmd(pmdp, invalid);
+  flush_tlb_mm_range(mm, haddr, haddr + PMD_SIZE);
+
+  page* head = pfn_to_page(pmd_pfn(old));
+  folio* f = page_folio(head);
+  bool anon_exclusive = PageAnonExclusive(head);
+  bool write = pmd_write(old);
+  pgprot prot = write ? pgprot::write : (vma->vm_flags & VM_READ ? pgprot::read : pgprot::none);
+  auto* ptes = reinterpret_cast<pte_t*>(page_address(table));
+  for (int i = 0; i < HPAGE_PMD_NR; i++) {
+    page* p = head + i;
+    pte_t pte = pfn_pte(page_to_pfn(p), prot);
+    if (old.pmd & _PAGE_DIRTY) pte = pte_mkdirty(pte);
+    p->_mapcount.fetch_add(1, sync::relaxed);
+    if (anon_exclusive) SetPageAnonExclusive(p);
+    sync::store(&ptes[i].pte, pte.pte, sync::relaxed);
+  }
+  folio_ref_add(f, HPAGE_PMD_NR - 1);  // one reference per PTE mapping
+  f->page._entire_mapcount.fetch_sub(1, sync::relaxed);
+  mm->nr_ptes.fetch_add(1, sync::relaxed);
+  sync::smp_wmb();  // the filled table before the PMD that points to it (pmd_populate)
+  set_pmd(pmdp, pfn_pmd_table(page_to_pfn(table)));
+  if (seq) mm_pt_seq_end(mm);
+  sync::spin_unlock(ptl);
+  count_event(CNT_thp_splits_pmd);
+  return 0;
+}
+
+vm_fault_t do_huge_pmd_wp_page(vm_area_struct* vma, unsigned long addr, pmd_t* pmdp, pmd_t orig, unsigned flags) {
+  mm_struct* mm = vma->vm_mm;
+  bool unshare = (flags & FAULT_FLAG_UNSHARE) && !(flags & FAULT_FLAG_WRITE);
+  sync::spinlock_t* ptl = pmd_lockptr(mm, pmdp);
+  sync::spin_lock(ptl);
+  if (pmd_val(pmdp_get(pmdp)) != pmd_val(orig)) {
+    sync::spin_unlock(ptl);
+    return 0;
+  }
+  page* head = pfn_to_page(pmd_pfn(orig));
+  folio* f = page_folio(head);
+  bool reuse = PageAnonExclusive(head);
+  if (!reuse && folio_ref_count(f) == 1 && folio_trylock(f)) {
+    if (folio_ref_count(f) == 1) {
+      SetPageAnonExclusive(head);
+      reuse = true;
+    }
+    folio_unlock(f);
+  }
+  if (reuse) {
+    if (!unshare) set_pmd(pmdp, {orig.pmd | _PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED});
+    sync::spin_unlock(ptl);
+    return 0;
+  }
+  sync::spin_unlock(ptl);
+  // Shared with a fork child or referenced elsewhere: split, and let the PTE-level COW
+  // copy just the page that is written.
+  if (__split_huge_pmd(vma, pmdp, addr)) return VM_FAULT_OOM;
+  return VM_FAULT_FALLBACK;
+}
+
+void zap_huge_pmd(mmu_gather* tlb, vm_area_struct* vma, pmd_t* pmdp, unsigned long addr) {
+  mm_struct* mm = vma->vm_mm;
+  sync::spinlock_t* ptl = pmd_lockptr(mm, pmdp);
+  sync::spin_lock(ptl);
+  pmd_t old = pmdp_huge_get_and_clear(pmdp);  // [ZAP-CLEAR] for a leaf
+  sync::spin_unlock(ptl);
+  if (!pmd_leaf(old)) return;
+  tlb_remove_tlb_entry(tlb, addr & PMD_MASK, PMD_SIZE);
+  folio* f = page_folio(pfn_to_page(pmd_pfn(old)));
+  if (old.pmd & _PAGE_DIRTY) folio_set_dirty(f);
+  f->page._entire_mapcount.fetch_sub(1, sync::relaxed);
+  mm->rss_anon.fetch_sub(HPAGE_PMD_NR, sync::relaxed);
+  tlb_remove_folio(tlb, f);
+}
+
+int copy_huge_pmd(vm_area_struct* dst_vma, vm_area_struct* src_vma, pmd_t* dst_pmdp, pmd_t* src_pmdp,
+                  unsigned long addr) {
+  mm_struct* dst_mm = dst_vma->vm_mm;
+  mm_struct* src_mm = src_vma->vm_mm;
+  sync::spinlock_t* dst_ptl = pmd_lockptr(dst_mm, dst_pmdp);
+  sync::spinlock_t* src_ptl = pmd_lockptr(src_mm, src_pmdp);
+  sync::spin_lock(dst_ptl);
+  sync::spin_lock(src_ptl);
+  pmd_t pmd = pmdp_get(src_pmdp);
+  if (!pmd_leaf(pmd) || !(pmd.pmd & _PAGE_PRESENT)) {
+    sync::spin_unlock(src_ptl);
+    sync::spin_unlock(dst_ptl);
+    return -EAGAIN;
+  }
+  page* head = pfn_to_page(pmd_pfn(pmd));
+  folio* f = page_folio(head);
+  folio_get(f);
+  // folio_try_dup_anon_rmap_pmd(): a maybe-pinned exclusive THP is not shared with the
+  // child: split it and copy at PTE level (copy_present_page does the copying).
+  if (PageAnonExclusive(head)) {
+    if (mm_flags_test(src_mm, MMF_HAS_PINNED) && folio_maybe_dma_pinned(f)) {
+      folio_put(f);
+      sync::spin_unlock(src_ptl);
+      sync::spin_unlock(dst_ptl);
+      __split_huge_pmd(src_vma, src_pmdp, addr);
+      return -EAGAIN;
+    }
+    ClearPageAnonExclusive(head);
+  }
+  f->page._entire_mapcount.fetch_add(1, sync::relaxed);
+  dst_mm->rss_anon.fetch_add(HPAGE_PMD_NR, sync::relaxed);
+  pmdp_set_wrprotect(src_pmdp);  // [FORK-WP] for a leaf
+  set_pmd(dst_pmdp, {pmd.pmd & ~(_PAGE_RW | _PAGE_ACCESSED)});
+  sync::spin_unlock(src_ptl);
+  sync::spin_unlock(dst_ptl);
+  return 0;
+}
+
+GUPFAST_NS_END

@@ -1,0 +1,21 @@
+// Transparent huge pages mapped by PMD leaves (mm/huge_memory.c).
+#pragma once
+#include "mm/mm.h"
+
+GUPFAST_NS_BEGIN
+
+inline constexpr vm_fault_t VM_FAULT_FALLBACK = 0x800;
+
+// May addr's 2 MiB range be mapped by a leaf in this VMA (THP enabled, fully inside)?
+bool thp_vma_suitable(vm_area_struct* vma, unsigned long addr);
+// Context for all: mmap_lock held (read for faults, write for fork).
+vm_fault_t do_huge_pmd_anonymous_page(vm_area_struct* vma, unsigned long addr, pmd_t* pmdp);
+vm_fault_t do_huge_pmd_wp_page(vm_area_struct* vma, unsigned long addr, pmd_t* pmdp, pmd_t orig, unsigned flags);
+// split_huge_pmd(): the leaf becomes a PTE table mapping the same folio. 0 or -ENOMEM.
+int __split_huge_pmd(vm_area_struct* vma, pmd_t* pmdp, unsigned long addr);
+void zap_huge_pmd(mmu_gather* tlb, vm_area_struct* vma, pmd_t* pmdp, unsigned long addr);
+// 0, or -EAGAIN when the source was split (copy at PTE level instead), or -ENOMEM.
+int copy_huge_pmd(vm_area_struct* dst_vma, vm_area_struct* src_vma, pmd_t* dst_pmdp, pmd_t* src_pmdp,
+                  unsigned long addr);
+
+GUPFAST_NS_END
