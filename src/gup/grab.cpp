@@ -24,6 +24,7 @@ inline bool folio_has_pincount(const folio* f) { return folio_test_large(f); }
 folio* try_get_folio(page* p, int refs) {
   for (;;) {
     folio* f = page_folio(p);
+    sync::yield_point("try_get_folio:before_ref");
     // Overflow guard: a negative count means it wrapped; refuse rather than make it worse
     // (WARN_ON_ONCE(folio_ref_count(folio) < 0) in the kernel).
     if (folio_ref_count(f) < 0) return nullptr;

@@ -145,7 +145,11 @@ bool gup_fast_pmd_range(pud_t pud, unsigned long addr, unsigned long end, unsign
                         int* nr) {
   pmd_t* pmdp = pmd_offset_lockless(pud, addr);
   do {
+    // Races with collapse (pmdp_collapse_flush), split_huge_pmd, zap of a leaf and table
+    // frees. One load; the PTE table or leaf is found from this copy, and rechecked after
+    // the grab ([PTE-RECHECK] compares pmd to *pmdp, [LEAF-RECHECK] the leaf).
     pmd_t pmd = pmdp_get_lockless(pmdp);
+    sync::yield_point("gup_fast:after_pmd_load");
     unsigned long next = pmd_addr_end(addr, end);
     if (!pmd_present(pmd)) {
       stop(CNT_stop_not_present);

@@ -129,7 +129,9 @@ long __get_user_pages(mm_struct* mm, unsigned long start, long nr_pages, unsigne
       sync::cpu_relax();
     }
     if (ret) return i ? i : ret;
-    pages[i++] = p;
+    // pages may be NULL without FOLL_GET/FOLL_PIN (get_user_pages to fault a range in).
+    if (pages) pages[i] = p;
+    i++;
     start += PAGE_SIZE;
   }
   return i;

@@ -19,7 +19,7 @@ GUPFAST_NS_BEGIN
   X(cow_reuses) X(unshare_copies) X(fork_pinned_copies) X(forks)                  \
   X(tlb_flushes) X(tlb_ipis) X(tlb_hits) X(tlb_misses) X(tlb_local_flushes)       \
   X(tables_allocated) X(tables_freed) X(tables_freed_rcu) X(tables_cached)        \
-  X(table_sync_ipis) X(pages_zapped) X(thp_faults) X(thp_splits_pmd)
+  X(table_sync_ipis) X(pages_zapped) X(thp_faults) X(thp_splits_pmd) X(bad_page)
 
 enum counter_id : unsigned {
 #define X(name) CNT_##name,

@@ -49,6 +49,7 @@ enum pageflags : unsigned {
   PG_isolated,        // taken off the LRU by reclaim/migration/collapse
   PG_writeback,
   PG_unevictable,
+  PG_free,            // every page of a free block (debug aid: catches double frees)
   NR_PAGEFLAGS
 };
 

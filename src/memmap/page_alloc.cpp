@@ -3,6 +3,7 @@
 #include <cstring>
 #include <sys/mman.h>
 
+#include "machine/counters.h"
 #include "memmap/memmap.h"
 
 GUPFAST_NS_BEGIN
@@ -192,10 +193,16 @@ page* alloc_pages(gfp_t gfp, int order) {
 
 void __free_pages(page* p, int order) {
   unsigned long pfn = page_to_pfn(p);
+  if (test_bit_flag(p, PG_free)) {
+    // bad_page(): freeing a free block (a refcount went to zero twice). Report and leak
+    // it rather than corrupt the free lists.
+    count_event(CNT_bad_page);
+    return;
+  }
   if (g_zone.hooks.frame_freed) g_zone.hooks.frame_freed(g_zone.hooks.ctx, pfn, order);
   for (unsigned long i = 0; i < (1ul << order); i++) {
     page* q = p + i;
-    q->flags.store(0, sync::relaxed);
+    q->flags.store(1ul << PG_free, sync::relaxed);
     // A tail page stops pointing at its old head: a racing GUP-fast holding this page
     // sees page_folio() change and retries (try_get_folio's recheck).
     q->compound_head.store(0, sync::relaxed);

@@ -66,6 +66,9 @@ int copy_pte_range(vm_area_struct* dst_vma, vm_area_struct* src_vma, pmd_t* dst_
         continue;
       }
       dst_mm->rss_anon.fetch_add(1, sync::relaxed);
+      // Between "not pinned" and the write-protect below: a GUP-fast pin here is what
+      // write_protect_seq exists for (no-wp-seq).
+      sync::yield_point("copy_present_pte:after_dup_check");
     } else if (f) {
       folio_get(f);
       p->_mapcount.fetch_add(1, sync::relaxed);

@@ -14,10 +14,18 @@
 GUPFAST_NS_BEGIN
 namespace sync {
 
-std::atomic<bool> g_amplify{false};
+std::atomic<bool> g_yield_slow{false};
 thread_local cpu_state* tls_cpu = nullptr;
 
 namespace {
+
+std::atomic<bool> g_amplify{false};
+std::atomic<yield_hook_t> g_hook{nullptr};
+std::atomic<void*> g_hook_ctx{nullptr};
+
+void update_yield_slow() {
+  g_yield_slow.store(g_amplify.load(relaxed) || g_hook.load(relaxed), relaxed);
+}
 
 std::atomic<uint64_t> g_seed{0x9e3779b97f4a7c15ull};
 thread_local uint64_t tls_rng = 0;
@@ -95,9 +103,21 @@ uint64_t random_u64() noexcept {
 void set_amplify(bool on, uint64_t seed) noexcept {
   g_seed.store(seed * 0x9e3779b97f4a7c15ull + 1, relaxed);
   g_amplify.store(on, relaxed);
+  update_yield_slow();
 }
 
-void yield_point_slow(const char*) noexcept {
+void set_yield_hook(yield_hook_t hook, void* ctx) noexcept {
+  g_hook_ctx.store(ctx, relaxed);
+  g_hook.store(hook, std::memory_order_release);
+  update_yield_slow();
+}
+
+void yield_point_slow(const char* name) noexcept {
+  if (yield_hook_t hook = g_hook.load(std::memory_order_acquire)) {
+    hook(name, g_hook_ctx.load(relaxed));
+    return;
+  }
+  if (!g_amplify.load(relaxed)) return;
   // Mostly nothing; sometimes a spin of up to ~2 us, sometimes a real yield of the core,
   // so the other thread of a 2-core machine runs in the window.
   uint64_t r = random_u64();

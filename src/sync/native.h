@@ -91,13 +91,20 @@ inline void barrier() noexcept { std::atomic_signal_fence(seq_cst); }
 // ---- yield points -------------------------------------------------------------------
 // Named points where a race window is interesting. Off: one relaxed load and a branch.
 // Amplified (stress --amplify): a short random delay, as liburcu's DEBUG_YIELD.
-extern std::atomic<bool> g_amplify;
+// Hooked (tests): a function called with the point's name on the thread that reached it,
+// which may run another operation right there (deterministic injection of a racing
+// writer; the injected operation must be one that could run at that point, e.g. not a
+// flush that the walker's irqs-off section would hold off).
+extern std::atomic<bool> g_yield_slow;
 void yield_point_slow(const char* name) noexcept;
 inline void yield_point(const char* name) noexcept {
-  if (g_amplify.load(relaxed)) [[unlikely]]
+  if (g_yield_slow.load(relaxed)) [[unlikely]]
     yield_point_slow(name);
 }
 void set_amplify(bool on, uint64_t seed) noexcept;
+using yield_hook_t = void (*)(const char* name, void* ctx);
+// Install (or with nullptr remove) the hook; it runs on every thread that reaches a point.
+void set_yield_hook(yield_hook_t hook, void* ctx) noexcept;
 
 // A retry loop's body: tell the CPU we spin, let the scheduler (or a yield) run the thread
 // we wait for. Every spin loop in algorithm code calls this.

@@ -1,0 +1,46 @@
+// Shared helpers for the race and injection tests.
+#pragma once
+#include <gtest/gtest.h>
+
+#include "gup/gup.h"
+#include "machine/machine.h"
+
+namespace gupfast_test {
+using namespace gupfast;
+
+// The pfn mapped at addr by mm's page tables right now (0 if none). Context: quiescent mm.
+inline unsigned long mapped_pfn(mm_struct* mm, unsigned long addr) {
+  pmd_t* pmdp = mm_find_pmd(mm, addr);
+  if (!pmdp) return 0;
+  pmd_t pmd = pmdp_get(pmdp);
+  if (pmd_leaf(pmd)) return (pmd.pmd & _PAGE_PRESENT) ? pmd_pfn(pmd) + pte_index(addr) : 0;
+  if (!pmd_table(pmd)) return 0;
+  pte_t pte = ptep_get(pte_offset_lockless(pmd, addr));
+  return (pte.pte & _PAGE_PRESENT) ? pte_pfn(pte) : 0;
+}
+
+struct machine_guard {
+  explicit machine_guard(const machine_config& cfg) { rc = machine_create(cfg); }
+  ~machine_guard() {
+    if (rc == 0) machine_destroy();
+  }
+  int rc;
+};
+
+inline machine_config make_config(table_strategy s, tlb_mode t, pte_mode p, uint32_t unsafe = 0) {
+  machine_config cfg;
+  cfg.strategy = s;
+  cfg.tlb = t;
+  cfg.pte = p;
+  cfg.unsafe = unsafe;
+  cfg.frames = 1ul << 21;  // 8 GiB: PAE sees physical addresses above 4 GiB
+  return cfg;
+}
+
+inline uint32_t unsafe_bits(std::initializer_list<unsafe_step> steps) {
+  uint32_t m = 0;
+  for (auto s : steps) m |= 1u << s;
+  return m;
+}
+
+}  // namespace gupfast_test
