@@ -28,7 +28,7 @@ asan: deps
 tsan: deps
 	@cmake -S . -B build/tsan -DCMAKE_BUILD_TYPE=Debug -DGUPFAST_SANITIZE=thread >/dev/null
 	@cmake --build build/tsan -j $(JOBS)
-	cd build/tsan && ctest --output-on-failure -j $(JOBS) -LE no-tsan
+	cd build/tsan && TSAN_OPTIONS="suppressions=$(CURDIR)/scripts/tsan.supp" ctest --output-on-failure -j $(JOBS) -LE no-tsan
 
 bench: build
 	$(BUILD)/tools/gupfast/gupfast bench

@@ -73,7 +73,8 @@ long gup_slow_entry(mm_struct* mm, unsigned long start, long nr_pages, unsigned 
   if (!mm || nr_pages < 0) return -EINVAL;
   if (to_set == FOLL_PIN && (gup_flags & FOLL_GET)) return -EINVAL;
   if (!is_valid_gup_args(pages, &gup_flags, to_set)) return -EINVAL;
-  if (start & ~PAGE_MASK) return -EINVAL;
+  // __get_user_pages walks from the page that holds start: an unaligned start is fine.
+  start &= PAGE_MASK;
   unsigned long end;
   if (__builtin_add_overflow(start, static_cast<unsigned long>(nr_pages) << PAGE_SHIFT, &end) || end > TASK_SIZE)
     return -EFAULT;

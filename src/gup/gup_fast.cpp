@@ -17,6 +17,7 @@
 //     racing fork's write-protect is discarded.
 #include "gup/gup.h"
 #include "machine/counters.h"
+#include "tlb/pt_seq.h"
 #include "tlb/tlbflush.h"
 
 GUPFAST_NS_BEGIN
@@ -45,10 +46,14 @@ bool gup_fast_folio_allowed(folio* f, unsigned flags) {
 void stop(counter_id why) { count_event(why); }
 
 bool gup_fast_pte_range(pmd_t pmd, pmd_t* pmdp, unsigned long addr, unsigned long end, unsigned flags,
-                        page** pages, int* nr) {
+                        page** pages, int* nr, pt_seq_reader* seq) {
   pte_t* ptep = pte_offset_map(&pmd, addr);
   if (!ptep) {
     stop(CNT_stop_table_gone);
+    return false;
+  }
+  if (seq && !seq->enter_table(pfn_to_page(pmd_pfn(pmd)))) {
+    stop(CNT_stop_seq_changed);
     return false;
   }
   do {
@@ -142,8 +147,12 @@ bool gup_fast_pmd_leaf(pmd_t orig, pmd_t* pmdp, unsigned long addr, unsigned lon
 }
 
 bool gup_fast_pmd_range(pud_t pud, unsigned long addr, unsigned long end, unsigned flags, page** pages,
-                        int* nr) {
+                        int* nr, pt_seq_reader* seq) {
   pmd_t* pmdp = pmd_offset_lockless(pud, addr);
+  if (seq && !seq->enter_table(pfn_to_page(pud_pfn(pud)))) {
+    stop(CNT_stop_seq_changed);
+    return false;
+  }
   do {
     // Races with collapse (pmdp_collapse_flush), split_huge_pmd, zap of a leaf and table
     // frees. One load; the PTE table or leaf is found from this copy, and rechecked after
@@ -161,7 +170,7 @@ bool gup_fast_pmd_range(pud_t pud, unsigned long addr, unsigned long end, unsign
         return false;
       }
       if (!gup_fast_pmd_leaf(pmd, pmdp, addr, next, flags, pages, nr)) return false;
-    } else if (!gup_fast_pte_range(pmd, pmdp, addr, next, flags, pages, nr)) {
+    } else if (!gup_fast_pte_range(pmd, pmdp, addr, next, flags, pages, nr, seq)) {
       return false;
     }
     addr = next;
@@ -170,7 +179,7 @@ bool gup_fast_pmd_range(pud_t pud, unsigned long addr, unsigned long end, unsign
 }
 
 bool gup_fast_pud_range(pgd_t pgd, unsigned long addr, unsigned long end, unsigned flags, page** pages,
-                        int* nr) {
+                        int* nr, pt_seq_reader* seq) {
   pud_t* pudp = pud_offset_lockless(pgd, addr);
   do {
     pud_t pud = pudp_get(pudp);
@@ -179,14 +188,15 @@ bool gup_fast_pud_range(pgd_t pgd, unsigned long addr, unsigned long end, unsign
       stop(CNT_stop_not_present);
       return false;
     }
-    if (!gup_fast_pmd_range(pud, addr, next, flags, pages, nr)) return false;
+    if (!gup_fast_pmd_range(pud, addr, next, flags, pages, nr, seq)) return false;
     addr = next;
   } while (pudp++, addr != end);
   return true;
 }
 
+// seq: the seqcount strategy's reader, or nullptr.
 void gup_fast_pgd_range(mm_struct* mm, unsigned long addr, unsigned long end, unsigned flags, page** pages,
-                        int* nr) {
+                        int* nr, pt_seq_reader* seq) {
   pgd_t* pgdp = pgd_offset_pgd(mm->pgd, addr);
   do {
     pgd_t pgd = pgdp_get(pgdp);
@@ -195,7 +205,7 @@ void gup_fast_pgd_range(mm_struct* mm, unsigned long addr, unsigned long end, un
       stop(CNT_stop_not_present);
       return;
     }
-    if (!gup_fast_pud_range(pgd, addr, next, flags, pages, nr)) return;
+    if (!gup_fast_pud_range(pgd, addr, next, flags, pages, nr, seq)) return;
     addr = next;
   } while (pgdp++, addr != end);
 }
@@ -238,7 +248,7 @@ unsigned long gup_fast(mm_struct* mm, unsigned long start, unsigned long end, un
     case table_strategy::ipi: {
       // Irqs off: the shootdown IPI that precedes any table free waits for us.
       unsigned long irq = sync::local_irq_save();
-      gup_fast_pgd_range(mm, start, end, flags, pages, &nr);
+      gup_fast_pgd_range(mm, start, end, flags, pages, &nr, nullptr);
       sync::local_irq_restore(irq);
       break;
     }
@@ -247,23 +257,22 @@ unsigned long gup_fast(mm_struct* mm, unsigned long start, unsigned long end, un
       // tlb_remove_table_sync_one); here both are explicit.
       unsigned long irq = sync::local_irq_save();
       sync::rcu_read_lock();
-      gup_fast_pgd_range(mm, start, end, flags, pages, &nr);
+      gup_fast_pgd_range(mm, start, end, flags, pages, &nr, nullptr);
       sync::rcu_read_unlock();
       sync::local_irq_restore(irq);
       break;
     }
     case table_strategy::seqcount: {
       // [PT-SEQ] Linus's proposal: no irqs off. Sample, walk, grab, validate. Tables are
-      // type-stable, so a stale pointer still reads a table; a change anywhere in the mm
-      // since the sample discards everything. Pairs with [PT-SEQ-WRITE].
-      uint64_t s = mm->pt_seq.load(sync::acquire);
-      if (mm_pt_seq_writer_active(s)) {
+      // type-stable, so a stale pointer still reads a table; a change to anything we
+      // read since we sampled it discards everything. Pairs with [PT-SEQ-WRITE].
+      pt_seq_reader seq;
+      if (!seq.begin(mm)) {
         stop(CNT_stop_seq_changed);
         return 0;
       }
-      gup_fast_pgd_range(mm, start, end, flags, pages, &nr);
-      sync::smp_rmb();
-      if (!is_unsafe(NO_SEQ_VALIDATE) && mm->pt_seq.load(sync::relaxed) != s) {
+      gup_fast_pgd_range(mm, start, end, flags, pages, &nr, &seq);
+      if (!is_unsafe(NO_SEQ_VALIDATE) && !seq.validate()) {
         gup_fast_undo(pages, nr, flags);
         stop(CNT_stop_seq_changed);
         return 0;

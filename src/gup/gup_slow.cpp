@@ -16,7 +16,11 @@ constexpr long FOLLOW_UNSHARE = -EMLINK;
 int check_vma_flags(vm_area_struct* vma, unsigned gup_flags) {
   bool write = gup_flags & FOLL_WRITE;
   if (write) {
-    if (!(vma->vm_flags & VM_WRITE) && !(gup_flags & FOLL_FORCE)) return -EFAULT;
+    if (!(vma->vm_flags & VM_WRITE)) {
+      if (!(gup_flags & FOLL_FORCE)) return -EFAULT;
+      // FOLL_FORCE writes break COW; they never write into a shared mapping's pages.
+      if (!is_cow_mapping(vma->vm_flags)) return -EFAULT;
+    }
     if (!(vma->vm_flags & VM_MAYWRITE)) return -EFAULT;
   } else if (!(vma->vm_flags & VM_READ)) {
     if (!(gup_flags & FOLL_FORCE) || !(vma->vm_flags & VM_MAYREAD)) return -EFAULT;
@@ -24,8 +28,21 @@ int check_vma_flags(vm_area_struct* vma, unsigned gup_flags) {
   return 0;
 }
 
-// can_follow_write_pte(): without FOLL_FORCE only writable entries may be written.
-bool can_follow_write_pte(pte_t pte) { return pte_write(pte); }
+// can_follow_write_pte()/can_follow_write_pmd(): a writable entry may be written. With
+// FOLL_FORCE (ptrace) a read-only entry of a private read-only VMA may be written too once
+// COW is broken, i.e. the page is an exclusive anon page; the entry stays read-only for
+// the process (the write fault does not make it writable: maybe_mkwrite).
+bool can_follow_write(bool entry_write, page* p, vm_area_struct* vma, unsigned flags) {
+  if (entry_write) return true;
+  if (!(flags & FOLL_FORCE)) return false;
+  if (!is_cow_mapping(vma->vm_flags)) return false;
+  if (vma->vm_flags & VM_WRITE) return false;  // just take the write fault
+  return folio_test_anon(page_folio(p)) && PageAnonExclusive(p);
+}
+
+bool can_follow_write_pte(pte_t pte, vm_area_struct* vma, unsigned flags) {
+  return can_follow_write(pte_write(pte), pfn_to_page(pte_pfn(pte)), vma, flags);
+}
 
 // follow_page_pte(): the page mapped at address with a reference/pin taken under the PTL;
 // nullptr if it must be faulted in; FOLLOW_UNSHARE; or another negative errno.
@@ -38,7 +55,7 @@ long follow_page_pte(vm_area_struct* vma, unsigned long address, pmd_t* pmdp, un
   long ret = 0;
   page* p = nullptr;
   if (!pte_present(pte) || pte_protnone(pte)) goto out;
-  if ((flags & FOLL_WRITE) && !can_follow_write_pte(pte)) goto out;
+  if ((flags & FOLL_WRITE) && !can_follow_write_pte(pte, vma, flags)) goto out;
   p = pfn_to_page(pte_pfn(pte));  // the zero page too: it has a struct page
   if (!pte_write(pte) && gup_must_unshare(vma, flags, p)) {
     p = nullptr;
@@ -91,7 +108,8 @@ long follow_huge_pmd(vm_area_struct* vma, unsigned long address, pmd_t* pmdp, un
   long ret = 0;
   page* p = nullptr;
   if (!pmd_leaf(pmd) || pmd_protnone(pmd)) goto out;
-  if ((flags & FOLL_WRITE) && !pmd_write(pmd)) goto out;
+  // AnonExclusive of the head page stands for the whole leaf.
+  if ((flags & FOLL_WRITE) && !can_follow_write(pmd_write(pmd), pfn_to_page(pmd_pfn(pmd)), vma, flags)) goto out;
   p = pfn_to_page(pmd_pfn(pmd)) + pte_index(address);
   if (!pmd_write(pmd) && gup_must_unshare(vma, flags, p)) {
     p = nullptr;

@@ -73,6 +73,12 @@ const char* to_string(table_strategy s) {
   return "?";
 }
 const char* to_string(tlb_mode t) { return t == tlb_mode::ipi ? "ipi" : "broadcast"; }
+const char* to_string(seq_scope s) { return s == seq_scope::mm ? "mm" : "table"; }
+std::optional<seq_scope> parse_seq_scope(std::string_view s) {
+  if (s == "mm") return seq_scope::mm;
+  if (s == "table") return seq_scope::table;
+  return std::nullopt;
+}
 
 std::optional<pte_mode> parse_pte_mode(std::string_view s) {
   if (s == "native") return pte_mode::native;

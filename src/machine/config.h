@@ -16,6 +16,8 @@ enum class table_strategy : uint8_t { ipi, rcu, seqcount };
 // How a TLB flush completes: wait for an IPI on every CPU of the mm (a CPU with irqs off
 // delays it), or broadcast invalidation that does not wait for irqs-off CPUs.
 enum class tlb_mode : uint8_t { ipi, broadcast };
+// The seqcount strategy's counter scope (tlb/pt_seq.h).
+enum class seq_scope : uint8_t { mm, table };
 
 // One bit per safety step; each removes exactly one check (docs/mutants.md).
 enum unsafe_step : unsigned {
@@ -48,6 +50,8 @@ std::string unsafe_mask_names(uint32_t mask);
 const char* to_string(pte_mode m);
 const char* to_string(table_strategy s);
 const char* to_string(tlb_mode t);
+const char* to_string(seq_scope s);
+std::optional<seq_scope> parse_seq_scope(std::string_view s);
 std::optional<pte_mode> parse_pte_mode(std::string_view s);
 std::optional<table_strategy> parse_strategy(std::string_view s);
 std::optional<tlb_mode> parse_tlb_mode(std::string_view s);
@@ -58,6 +62,7 @@ struct machine_config {
   table_strategy strategy = table_strategy::rcu;
   std::optional<tlb_mode> tlb;       // default: ipi for strategy ipi, else broadcast
   uint32_t unsafe = 0;               // mask of unsafe_step bits; 0 = every check on
+  seq_scope scope = seq_scope::table;  // seqcount strategy only
   bool poison = GUPFAST_DEBUG;       // poison freed frames and tables
 };
 
@@ -67,6 +72,7 @@ struct active_config {
   table_strategy strategy = table_strategy::rcu;
   tlb_mode tlb = tlb_mode::broadcast;
   uint32_t unsafe = 0;
+  seq_scope scope = seq_scope::table;
 };
 extern active_config g_cfg;
 

@@ -13,7 +13,7 @@ int machine_create(const machine_config& cfg) {
   if (cfg.unsafe >> NR_UNSAFE_STEPS) return -EINVAL;
   int err = physmem_init(cfg.frames, cfg.poison);
   if (err) return err;
-  g_cfg = {cfg.pte, cfg.strategy, tlb, cfg.unsafe};
+  g_cfg = {cfg.pte, cfg.strategy, tlb, cfg.unsafe, cfg.scope};
   counters_reset();
   return 0;
 }
@@ -35,6 +35,7 @@ unsigned long machine_frames_in_use() {
 std::string machine_describe() {
   std::string s = std::string("strategy=") + to_string(g_cfg.strategy) + " tlb=" + to_string(g_cfg.tlb) +
                   " pte=" + to_string(g_cfg.pte);
+  if (g_cfg.strategy == table_strategy::seqcount) s += std::string(" seq-scope=") + to_string(g_cfg.scope);
   s += " unsafe=" + (g_cfg.unsafe ? unsafe_mask_names(g_cfg.unsafe) : std::string("none"));
   return s;
 }

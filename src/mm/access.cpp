@@ -51,7 +51,10 @@ int mm_access(mm_struct* mm, unsigned long addr, bool write, uint8_t* val) {
     unsigned long irq = tlb_access_begin();
     uint64_t gen = mm->tlb_gen.load(sync::relaxed);
     pteval_t pte;
-    bool hit = tlb_lookup(mm, addr, gen, &pte) && pte_access_permitted({pte}, write);
+    // A store through a cached translation whose dirty bit is clear re-walks to set it,
+    // as x86 does (otherwise a shared page written after a read fault stays clean).
+    bool hit = tlb_lookup(mm, addr, gen, &pte) && pte_access_permitted({pte}, write) &&
+               (!write || pte_dirty({pte}));
     bool ok = hit || hw_walk(mm, addr, write, &pte);
     if (ok) {
       if (!hit) tlb_fill(mm, addr, gen, pte);

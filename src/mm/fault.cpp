@@ -5,6 +5,7 @@
 #include "machine/counters.h"
 #include "mm/huge_memory.h"
 #include "mm/mm.h"
+#include "tlb/pt_seq.h"
 #include "tlb/tlbflush.h"
 
 GUPFAST_NS_BEGIN
@@ -143,8 +144,7 @@ vm_fault_t wp_page_copy(vm_area_struct* vma, unsigned long addr, pmd_t* pmdp, pt
   }
   bool unshare = (flags & FAULT_FLAG_UNSHARE) && !(flags & FAULT_FLAG_WRITE);
   pte_t entry = pte_mkdirty(pfn_pte(folio_pfn(nf), unshare ? pgprot::read : vm_get_page_prot(vma->vm_flags)));
-  bool seq = g_cfg.strategy == table_strategy::seqcount;
-  if (seq) mm_pt_seq_begin(mm);
+  pt_seq_write seq(mm, virt_to_table_page(ptep));
   // Clear and flush before installing the new page, so no CPU holds the old translation
   // while another has the new one. [COW-CLEAR] GUP-fast's PTE recheck fails on it.
   ptep_get_and_clear(ptep);
@@ -153,7 +153,7 @@ vm_fault_t wp_page_copy(vm_area_struct* vma, unsigned long addr, pmd_t* pmdp, pt
   set_pte(ptep, entry);
   if (old) old->page._mapcount.fetch_sub(1, sync::relaxed);
   else mm->rss_anon.fetch_add(1, sync::relaxed);
-  if (seq) mm_pt_seq_end(mm);
+  seq.end();
   sync::spin_unlock(ptl);
   if (old) {
     folio_put(old);  // the mapping's reference
@@ -184,7 +184,11 @@ vm_fault_t do_wp_page(vm_area_struct* vma, unsigned long addr, pmd_t* pmdp, pte_
     }
     if (reuse) {
       // wp_page_reuse(): the page is ours alone; writable again (unshare: nothing to do).
-      if (!unshare) set_pte(ptep, pte_mkdirty(pte_mkyoung(pte_mkwrite(orig))));
+      // maybe_mkwrite(): a FOLL_FORCE write to a read-only VMA leaves the entry read-only.
+      if (!unshare) {
+        pte_t e = pte_mkdirty(pte_mkyoung(orig));
+        set_pte(ptep, (vma->vm_flags & VM_WRITE) ? pte_mkwrite(e) : e);
+      }
       sync::spin_unlock(ptl);
       count_event(CNT_cow_reuses);
       return 0;

@@ -47,7 +47,7 @@ int copy_pte_range(vm_area_struct* dst_vma, vm_area_struct* src_vma, pmd_t* dst_
                    unsigned long addr, unsigned long end) {
   mm_struct* dst_mm = dst_vma->vm_mm;
   mm_struct* src_mm = src_vma->vm_mm;
-  if (__pte_alloc(dst_mm, dst_pmdp)) return -ENOMEM;
+  if (pmd_none(pmdp_get(dst_pmdp)) && __pte_alloc(dst_mm, dst_pmdp)) return -ENOMEM;
   sync::spinlock_t *dst_ptl, *src_ptl;
   pte_t* dst_pte = pte_offset_map_lock(dst_mm, dst_pmdp, addr, &dst_ptl);
   pte_t* src_pte = pte_offset_map_lock(src_mm, src_pmdp, addr, &src_ptl);

@@ -9,6 +9,7 @@
 
 #include "machine/counters.h"
 #include "mm/huge_memory.h"
+#include "tlb/pt_seq.h"
 #include "tlb/tlbflush.h"
 
 GUPFAST_NS_BEGIN
@@ -59,8 +60,7 @@ int __split_huge_pmd(vm_area_struct* vma, pmd_t* pmdp, unsigned long addr) {
     pagetable_free(table);
     return 0;
   }
-  bool seq = g_cfg.strategy == table_strategy::seqcount;
-  if (seq) mm_pt_seq_begin(mm);
+  pt_seq_write seq(mm, virt_to_table_page(pmdp));
   // pmdp_invalidate(): not present for the hardware and GUP-fast (pmd_access_permitted
   // fails), still a leaf for us; flush so no CPU keeps the 2 MiB translation.
   // [SPLIT-INVALIDATE] GUP-fast's [LEAF-RECHECK] sees this change.
@@ -87,7 +87,7 @@ int __split_huge_pmd(vm_area_struct* vma, pmd_t* pmdp, unsigned long addr) {
   mm->nr_ptes.fetch_add(1, sync::relaxed);
   sync::smp_wmb();  // the filled table before the PMD that points to it (pmd_populate)
   set_pmd(pmdp, pfn_pmd_table(page_to_pfn(table)));
-  if (seq) mm_pt_seq_end(mm);
+  seq.end();
   sync::spin_unlock(ptl);
   count_event(CNT_thp_splits_pmd);
   return 0;
@@ -113,7 +113,9 @@ vm_fault_t do_huge_pmd_wp_page(vm_area_struct* vma, unsigned long addr, pmd_t* p
     folio_unlock(f);
   }
   if (reuse) {
-    if (!unshare) set_pmd(pmdp, {orig.pmd | _PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED});
+    // maybe_mkwrite(): a FOLL_FORCE write to a read-only VMA leaves the leaf read-only.
+    pteval_t rw = (vma->vm_flags & VM_WRITE) ? _PAGE_RW : 0;
+    if (!unshare) set_pmd(pmdp, {orig.pmd | rw | _PAGE_DIRTY | _PAGE_ACCESSED});
     sync::spin_unlock(ptl);
     return 0;
   }
@@ -128,7 +130,11 @@ void zap_huge_pmd(mmu_gather* tlb, vm_area_struct* vma, pmd_t* pmdp, unsigned lo
   mm_struct* mm = vma->vm_mm;
   sync::spinlock_t* ptl = pmd_lockptr(mm, pmdp);
   sync::spin_lock(ptl);
-  pmd_t old = pmdp_huge_get_and_clear(pmdp);  // [ZAP-CLEAR] for a leaf
+  pmd_t old;
+  {
+    pt_seq_write seq(mm, virt_to_table_page(pmdp));
+    old = pmdp_huge_get_and_clear(pmdp);  // [ZAP-CLEAR] for a leaf
+  }
   sync::spin_unlock(ptl);
   if (!pmd_leaf(old)) return;
   tlb_remove_tlb_entry(tlb, addr & PMD_MASK, PMD_SIZE);

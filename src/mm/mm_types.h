@@ -74,7 +74,7 @@ struct mm_struct {
   // Odd while fork copies this mm's COW page tables (copy_page_range). Pairs with
   // [WP-SEQ] in gup_fast().
   seqcount_t write_protect_seq;
-  // The seqcount table strategy's counter (tlb/mmu_gather.h: mm_pt_seq_begin): changes
+  // The seqcount table strategy's mm-level counter (tlb/pt_seq.h): changes
   // around every table free and every change that replaces or removes a mapped page.
   // Pairs with [PT-SEQ] in gup_fast().
   sync::atomic<uint64_t> pt_seq{0};

@@ -5,6 +5,7 @@
 #include "machine/counters.h"
 #include "mm/huge_memory.h"
 #include "mm/mm.h"
+#include "tlb/pt_seq.h"
 #include "tlb/tlbflush.h"
 
 GUPFAST_NS_BEGIN
@@ -86,16 +87,16 @@ void zap_range(mmu_gather* tlb, mm_struct* mm, unsigned long start, unsigned lon
 
 void exit_mmap(mm_struct* mm) {
   mm->mmap_lock.down_write();
-  bool seq = g_cfg.strategy == table_strategy::seqcount;
-  if (seq) mm_pt_seq_begin(mm);
-  mmu_gather tlb;
-  tlb_gather_mmu_fullmm(&tlb, mm);
-  zap_range(&tlb, mm, 0, TASK_SIZE);
   std::map<unsigned long, std::unique_ptr<vm_area_struct>> vmas;
-  vmas.swap(mm->vmas);
-  free_pgtables(&tlb, mm, 0, TASK_SIZE);
-  tlb_finish_mmu(&tlb);
-  if (seq) mm_pt_seq_end(mm);
+  {
+    pt_seq_write whole_mm(mm, nullptr);
+    mmu_gather tlb;
+    tlb_gather_mmu_fullmm(&tlb, mm);
+    zap_range(&tlb, mm, 0, TASK_SIZE);
+    vmas.swap(mm->vmas);
+    free_pgtables(&tlb, mm, 0, TASK_SIZE);
+    tlb_finish_mmu(&tlb);
+  }
   mm->mmap_lock.up_write();
   for (auto& [end, v] : vmas) free_vma(std::move(v));
 }
@@ -156,6 +157,10 @@ long vm_mmap(mm_struct* mm, unsigned long addr, unsigned long len, int prot, int
     }
   } else {
     // Top-down search for a gap below MMAP_BASE.
+    if (len > MMAP_BASE - MMAP_MIN_ADDR) {
+      mm->mmap_lock.up_write();
+      return -ENOMEM;
+    }
     unsigned long cand = MMAP_BASE - len;
     for (;;) {
       vm_area_struct* v = find_vma(mm, cand);
@@ -197,8 +202,7 @@ int vm_munmap(mm_struct* mm, unsigned long addr, unsigned long len) {
   }
   split_vma_at(mm, addr);
   split_vma_at(mm, end);
-  bool seq = g_cfg.strategy == table_strategy::seqcount;
-  if (seq) mm_pt_seq_begin(mm);
+  // Zap and free_pgtables open their own pt_seq write sections, table by table.
   mmu_gather tlb;
   tlb_gather_mmu(&tlb, mm);
   zap_range(&tlb, mm, addr, end);
@@ -211,7 +215,6 @@ int vm_munmap(mm_struct* mm, unsigned long addr, unsigned long len) {
   unsigned long floor = addr & PMD_MASK, ceiling = (end + PMD_SIZE - 1) & PMD_MASK;
   free_pgtables(&tlb, mm, floor, ceiling);
   tlb_finish_mmu(&tlb);
-  if (seq) mm_pt_seq_end(mm);
   mm->mmap_lock.up_write();
   for (auto& v : gone) free_vma(std::move(v));
   return 0;
@@ -276,13 +279,10 @@ int do_madvise(mm_struct* mm, unsigned long addr, unsigned long len, int advice)
   unsigned long end = addr + ((len + PAGE_SIZE - 1) & PAGE_MASK);
   mm->mmap_lock.down_read();
   bool hole = !range_fully_mapped(mm, addr, end);
-  bool seq = g_cfg.strategy == table_strategy::seqcount;
-  if (seq) mm_pt_seq_begin(mm);
   mmu_gather tlb;
   tlb_gather_mmu(&tlb, mm);
   zap_range(&tlb, mm, addr, end);
   tlb_finish_mmu(&tlb);
-  if (seq) mm_pt_seq_end(mm);
   mm->mmap_lock.up_read();
   return hole ? -ENOMEM : 0;
 }

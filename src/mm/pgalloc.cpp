@@ -5,6 +5,7 @@
 
 #include "machine/counters.h"
 #include "mm/mm.h"
+#include "tlb/pt_seq.h"
 
 GUPFAST_NS_BEGIN
 
@@ -107,7 +108,11 @@ bool range_has_vma(mm_struct* mm, unsigned long start, unsigned long end) {
 void free_pte_table(mmu_gather* tlb, mm_struct* mm, pmd_t* pmdp) {
   pmd_t pmd = pmdp_get(pmdp);
   if (!pmd_table(pmd)) return;
-  pmd_clear(pmdp);
+  {
+    // Unlinking changes the PMD table's entry: walkers that may have loaded it discard.
+    pt_seq_write seq(mm, virt_to_table_page(pmdp));
+    pmd_clear(pmdp);
+  }
   mm->nr_ptes.fetch_sub(1, sync::relaxed);
   tlb_remove_table(tlb, pfn_to_page(pmd_pfn(pmd)));
 }
@@ -133,7 +138,10 @@ void free_pgtables(mmu_gather* tlb, mm_struct* mm, unsigned long start, unsigned
       // No VMA anywhere under this PMD table: none of its PTE tables is in use.
       auto* pmd_table_base = reinterpret_cast<pmd_t*>(table_of(pud_pfn(pud)));
       for (int i = 0; i < PTRS_PER_TABLE; i++) free_pte_table(tlb, mm, pmd_table_base + i);
-      pud_clear(pudp);
+      {
+        pt_seq_write seq(mm, nullptr);
+        pud_clear(pudp);
+      }
       mm->nr_pmds.fetch_sub(1, sync::relaxed);
       tlb_remove_table(tlb, pfn_to_page(pud_pfn(pud)));
     }
@@ -142,6 +150,7 @@ void free_pgtables(mmu_gather* tlb, mm_struct* mm, unsigned long start, unsigned
     bool empty = true;
     for (int i = 0; i < PTRS_PER_TABLE && empty; i++) empty = pud_none(pudp_get(pud_table + i));
     if (empty) {
+      pt_seq_write seq(mm, nullptr);
       pgd_clear(pgdp);
       tlb_remove_table(tlb, pfn_to_page(pgd_pfn(pgd)));
     }

@@ -2,6 +2,7 @@
 #include "machine/counters.h"
 #include "mm/huge_memory.h"
 #include "mm/mm.h"
+#include "tlb/pt_seq.h"
 
 GUPFAST_NS_BEGIN
 
@@ -17,6 +18,7 @@ void zap_pte_range(mmu_gather* tlb, vm_area_struct* vma, pmd_t* pmdp, unsigned l
   sync::spinlock_t* ptl;
   pte_t* ptep = pte_offset_map_lock(mm, pmdp, addr, &ptl);
   if (!ptep) return;
+  pt_seq_write seq(mm, virt_to_table_page(ptep));  // ends before the PTL is dropped
   for (; addr < end; addr += PAGE_SIZE, ptep++) {
     pte_t ptent = ptep_get(ptep);
     if (pte_none(ptent)) continue;
@@ -38,6 +40,7 @@ void zap_pte_range(mmu_gather* tlb, vm_area_struct* vma, pmd_t* pmdp, unsigned l
     tlb_remove_folio(tlb, f);
     count_event(CNT_pages_zapped);
   }
+  seq.end();
   sync::spin_unlock(ptl);
 }
 

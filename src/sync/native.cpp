@@ -11,6 +11,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#if GUPFAST_TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
+
 GUPFAST_NS_BEGIN
 namespace sync {
 
@@ -227,12 +231,18 @@ void smp_call_function_many(uint64_t mask, smp_call_func_t func, void* info, boo
 namespace {
 void urcu_trampoline(::rcu_head* h) {
   rcu_head* head = caa_container_of(h, rcu_head, urcu);
+#if GUPFAST_TSAN
+  __tsan_acquire(head);  // liburcu is not instrumented: state its happens-before edge
+#endif
   head->func(head);
 }
 }  // namespace
 
 void call_rcu(rcu_head* head, void (*func)(rcu_head*)) noexcept {
   head->func = func;
+#if GUPFAST_TSAN
+  __tsan_release(head);
+#endif
   // liburcu's call_rcu must be called from a registered thread; a thread that is not a CPU
   // (a test's main thread, say) registers for the call.
   bool temp = !tls_cpu && !urcu_memb_read_ongoing();

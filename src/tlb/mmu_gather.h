@@ -6,7 +6,7 @@
 //             walker (x86 without CONFIG_MMU_GATHER_RCU_TABLE_FREE)
 //   rcu       tables freed after an RCU grace period (tlb_remove_table -> call_rcu)
 //   seqcount  tables go back to a type-stable cache, reused only as tables; walkers
-//             validate mm->pt_seq, which the unmapper holds odd around the change
+//             validate the sequence counters of tlb/pt_seq.h
 #pragma once
 #include <vector>
 
@@ -50,14 +50,5 @@ void pagetable_free(page* table);
 // Frames held by the seqcount strategy's type-stable cache.
 unsigned long pagetable_cache_frames();
 void pagetable_cache_drain();
-
-// ---- the seqcount strategy's per-mm counter -----------------------------------------------
-// Writers (munmap, madvise, COW, reclaim, ...) run concurrently under mmap_lock read, so
-// the counter is a generation (low 32 bits) plus the number of writers inside (high 32):
-// a reader that samples no writer inside and finds the word unchanged at the end saw no
-// change. [PT-SEQ-WRITE] pairs with [PT-SEQ] in gup_fast().
-void mm_pt_seq_begin(mm_struct* mm);
-void mm_pt_seq_end(mm_struct* mm);
-inline bool mm_pt_seq_writer_active(uint64_t v) { return v >> 32; }
 
 GUPFAST_NS_END

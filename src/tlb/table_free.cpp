@@ -145,25 +145,12 @@ void tlb_table_flush(mmu_gather* tlb) {
       }
       break;
     case table_strategy::seqcount:
-      // Type-stable: straight back to the table cache. The unmapper's pt_seq window
-      // (mm_pt_seq_begin/end around the whole unmap) tells walkers to discard.
+      // Type-stable: straight back to the table cache. The unlinker's pt_seq write
+      // section (free_pgtables) tells walkers that saw it to discard.
       for (page* t : tlb->tables) pagetable_free(t);
       break;
   }
   tlb->tables.clear();
-}
-
-// ---- the seqcount strategy's counter ----------------------------------------------------
-void mm_pt_seq_begin(mm_struct* mm) {
-  // [PT-SEQ-WRITE] one writer more and a new generation, before any change is visible.
-  mm->pt_seq.fetch_add((uint64_t{1} << 32) + 1, sync::seq_cst);
-  sync::smp_wmb();  // as raw_write_seqcount_begin: the count before the changes
-}
-
-void mm_pt_seq_end(mm_struct* mm) {
-  // Our changes are visible before a reader can see "no writer inside".
-  sync::smp_wmb();
-  mm->pt_seq.fetch_add(1 - (uint64_t{1} << 32), sync::seq_cst);
 }
 
 GUPFAST_NS_END

@@ -78,7 +78,8 @@ void flush_tlb_mm_range(mm_struct* mm, unsigned long start, unsigned long end) {
     // Native x86 flush_tlb_others(): every CPU of the mm takes the IPI and we wait. A CPU
     // with irqs off (GUP-fast's walk) holds us here until it re-enables them.
     flush_info info{mm};
-    count_event(CNT_tlb_ipis, __builtin_popcountll(mask));
+    int self = sync::smp_processor_id();
+    count_event(CNT_tlb_ipis, __builtin_popcountll(self >= 0 ? mask & ~(uint64_t{1} << self) : mask));
     sync::smp_call_function_many(mask, flush_tlb_func, &info, true);
     return;
   }

@@ -29,7 +29,8 @@ struct inject_case {
 
 std::string case_name(const testing::TestParamInfo<inject_case>& i) {
   std::string s = to_string(i.param.strategy);
-  s += i.param.unsafe ? "_" + unsafe_mask_names(i.param.unsafe) : "_safe";
+  s += '_';
+  s += i.param.unsafe ? unsafe_mask_names(i.param.unsafe) : std::string("safe");
   for (auto& c : s)
     if (c == '-' || c == ',') c = '_';
   return s;
@@ -119,7 +120,9 @@ TEST_P(TryGet, FreedFolioIsNotResurrected) {
   }
   unpin_user_pages(pages, n);
   mmput(mm);
-  if (!c.expect_bug) EXPECT_EQ(machine_frames_in_use(), 0u);
+  if (!c.expect_bug) {
+    EXPECT_EQ(machine_frames_in_use(), 0u);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Inject, TryGet,
@@ -159,10 +162,11 @@ TEST_P(LeafRecheck, ReusedHugeFolioIsNotPinnedForTheOldAddress) {
   ASSERT_EQ(b_pfn, f) << "precondition: B's huge folio reuses A's frames";
   ASSERT_EQ(n, HPAGE_PMD_NR);
   unsigned long pinned = page_to_pfn(pages[0]);
-  if (c.expect_bug)
+  if (c.expect_bug) {
     EXPECT_EQ(pinned, b_pfn);
-  else
+  } else {
     EXPECT_EQ(pinned, mapped_pfn(mm, HA));
+  }
   unpin_user_pages(pages, n);
   mmput(mm);
   EXPECT_EQ(machine_frames_in_use(), 0u);
