@@ -1,0 +1,58 @@
+// The gupfast command line: what every subcommand shares.
+//
+// Each subcommand lives in its own file and exposes one function, add_<name>_command(),
+// that registers its parser on the root app and returns a runner. main.cpp lists them,
+// parses once, and calls the runner of the subcommand that was chosen. A later subcommand
+// (stress, explore, bench, scenarios) is one new file plus one line in main.cpp.
+//
+// Exit codes, for every subcommand:
+//   0  success (and --help, --version)
+//   1  the run itself failed (a check failed, a leak, the machine could not be created)
+//   2  command-line misuse: one line on stderr, "gupfast: <what>; see gupfast --help"
+#pragma once
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <string>
+
+#include "machine/config.h"
+
+namespace gupfast::cli {
+
+inline constexpr int EXIT_RUN_FAILED = 1;
+inline constexpr int EXIT_USAGE = 2;
+
+// A registered subcommand: its parser, and what to run once parsing succeeded.
+struct command {
+  CLI::App* app = nullptr;
+  std::function<int()> run;
+};
+
+// The machine a subcommand runs on, as given on its command line. Strings are checked
+// by the parse_* helpers of machine/config.h while parsing; to_machine_config() then
+// checks the combination.
+struct machine_options {
+  std::string strategy = "rcu";
+  std::string tlb;       // empty: the machine's default for the strategy
+  std::string pte = "native";
+  std::string seq_scope;  // empty: the machine's default; only with --strategy seqcount
+  unsigned long frames = machine_config{}.frames;
+};
+
+// --strategy, --tlb, --pte, --seq-scope, --frames on `cmd`.
+void add_machine_options(CLI::App* cmd, machine_options* opts);
+// Throws CLI::ValidationError for a combination the machine refuses (strategy ipi with
+// broadcast flushes) or that means nothing (--seq-scope without --strategy seqcount), so
+// it is reported as misuse. Call it from the subcommand's parse
+// callback.
+machine_config to_machine_config(const machine_options& opts);
+
+// "-EFAULT" for -14, and so on, for the errnos the machine returns.
+std::string errno_name(long err);
+// "8 GiB" / "512 MiB" for a frame count.
+std::string frames_size(unsigned long frames);
+
+// ---- subcommands -------------------------------------------------------------------------
+command add_demo_command(CLI::App& root);
+
+}  // namespace gupfast::cli
