@@ -19,7 +19,7 @@ enum class tlb_mode : uint8_t { ipi, broadcast };
 // The seqcount strategy's counter scope (tlb/pt_seq.h).
 enum class seq_scope : uint8_t { mm, table };
 
-// One bit per safety step; each removes exactly one check (docs/mutants.md).
+// One bit per safety step; each removes exactly one check (docs/gup.md, section 3).
 enum unsafe_step : unsigned {
   NO_PTE_RECHECK,       // gup_fast_pte_range: pte_val(pte) != pte_val(ptep_get(ptep))
   NO_PMD_RECHECK,       // gup_fast_pte_range: pmd_val(pmd) != pmd_val(*pmdp)

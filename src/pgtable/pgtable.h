@@ -14,7 +14,7 @@
 //
 // PAE mode here keeps the 4-level x86-64 geometry (real PAE has 3 levels and 32-bit
 // virtual addresses); what it models is the entry format and its access discipline, which
-// is what GUP-fast depends on. See docs/model-limits.md.
+// is what GUP-fast depends on. See docs/architecture.md.
 #pragma once
 #include "machine/config.h"
 #include "memmap/memmap.h"

@@ -7,6 +7,7 @@
 //   - a device write through a pin is what the process reads afterwards (fork race).
 // Outcomes only; no timing. The windows are opened with --amplify-style random delays.
 #include <atomic>
+#include <cstdlib>
 #include <thread>
 #include <vector>
 
@@ -54,6 +55,14 @@ class Race : public testing::TestWithParam<race_config> {
   void SetUp() override {
     const auto& c = GetParam();
     cfg_ = make_config(c.strategy, c.tlb, c.pte);
+    // Experiment knob (docs/gup.md): GUPFAST_RACE_UNSAFE=no-pte-recheck runs these same
+    // races against a mutant, to see under which configuration real threads catch it.
+    if (const char* u = getenv("GUPFAST_RACE_UNSAFE")) {
+      std::string bad;
+      auto mask = parse_unsafe_list(u, &bad);
+      ASSERT_TRUE(mask) << "unknown unsafe step " << bad;
+      cfg_.unsafe = *mask;
+    }
     cfg_.frames = 1ul << 21;
     ASSERT_EQ(machine_create(cfg_), 0);
     reg_ = std::make_unique<pin_registry>(cfg_.frames);

@@ -1,14 +1,14 @@
 // `gupfast demo`: the machine at work, one scripted step at a time.
 //
 // The script: two address spaces (a parent and its fork), a private and a shared anonymous
-// region, faults, copy-on-write, MADV_DONTNEED, mprotect, munmap, exit, then a leak check.
+// region, faults, copy-on-write, GUP pins (fast and slow path) and a fork while pinned,
+// MADV_DONTNEED, mprotect, munmap, exit, then a leak check.
 // Each step is a small function over demo_env that prints one line of what it saw and the
 // counters that moved while it ran. A failed expectation throws step_failed: the script
 // stops, the address spaces are torn down anyway, and the leak check still runs.
 //
-// Extending it: a step is { name, function }; demo_script() lists them. The GUP issue adds
-// steps that pin the private region with pin_user_pages_fast and race it against fork and
-// munmap on a second CPU; they only need demo_env and the helpers below.
+// Extending it: a step is { name, function }; demo_script() lists them. Steps only need
+// demo_env and the helpers below.
 #include "demo.h"
 
 #include <array>
@@ -20,6 +20,7 @@
 #include <fmt/format.h>
 
 #include "machine/machine.h"
+#include "gup/gup.h"
 #include "mm/mm.h"
 
 namespace gupfast::cli {
@@ -35,6 +36,8 @@ struct demo_env {
   mm_struct* child = nullptr;
   unsigned long priv = 0;    // private anonymous, read-write: copy-on-write across fork
   unsigned long shared = 0;  // shared anonymous, read-write: one shmem page cache
+  page* pinned[REGION_PAGES] = {};  // pins held by the "device" between pin and unpin
+  long nr_pinned = 0;
 };
 
 struct step_failed : std::runtime_error {
@@ -123,6 +126,40 @@ std::string step_reuse(demo_env& e) {
   return "parent wrote 'Q': its page has one user again, made writable in place (no copy)";
 }
 
+// GUP: pin the parent's private region for a device. Resident pages come from the lockless
+// fast path, the rest from the slow path (which faults them in).
+std::string step_pin(demo_env& e) {
+  uint64_t fast = counter_read(CNT_gup_fast_pages), slow = counter_read(CNT_gup_slow_pages);
+  long n = pin_user_pages_fast(e.parent, e.priv, REGION_PAGES, FOLL_WRITE | FOLL_LONGTERM, e.pinned);
+  if (n != long(REGION_PAGES)) fail("pin_user_pages_fast returned {}, expected {}", n, REGION_PAGES);
+  e.nr_pinned = n;
+  for (long i = 0; i < n; i++)
+    if (!folio_maybe_dma_pinned(page_folio(e.pinned[i]))) fail("page {} is not maybe_dma_pinned", i);
+  return fmt::format("pin_user_pages_fast(parent, {} pages, WRITE|LONGTERM): {} by the lockless walk, {} by the slow path",
+                     REGION_PAGES, counter_delta(CNT_gup_fast_pages, fast), counter_delta(CNT_gup_slow_pages, slow));
+}
+
+// fork while pinned: the pinned, exclusive page is copied for the child right away
+// (copy_present_page), so a device write through the pin reaches the parent and only it.
+std::string step_fork_pinned(demo_env& e) {
+  uint64_t copies = counter_read(CNT_fork_pinned_copies);
+  int err = 0;
+  mm_struct* child2 = dup_mm(e.parent, &err);
+  if (!child2) fail("dup_mm returned {}", errno_name(err));
+  if (counter_delta(CNT_fork_pinned_copies, copies) == 0) fail("fork shared a pinned page");
+  frame_write_byte(page_to_pfn(e.pinned[0]), 0, 'D');  // the device writes through its pin
+  expect(e.parent, "parent", e.priv, 'D');
+  expect(child2, "second child", e.priv, 'Q');
+  mmput(child2);
+  return "fork with the page pinned: the child got its own copy; a device write 'D' through the pin reaches the parent only";
+}
+
+std::string step_unpin(demo_env& e) {
+  unpin_user_pages_dirty_lock(e.pinned, e.nr_pinned, true);
+  e.nr_pinned = 0;
+  return "unpin_user_pages_dirty_lock: pins released, the device-written folio marked dirty";
+}
+
 std::string step_shared(demo_env& e) {
   store(e.child, "child", e.shared, 'T');
   expect(e.parent, "parent", e.shared, 'T');
@@ -132,7 +169,7 @@ std::string step_shared(demo_env& e) {
 std::string step_mprotect(demo_env& e) {
   expect_ok(do_mprotect(e.parent, e.priv, REGION_LEN, PROT_READ_), "do_mprotect(PROT_READ)");
   expect_segv(e.parent, "parent", e.priv, true);
-  expect(e.parent, "parent", e.priv, 'Q');
+  expect(e.parent, "parent", e.priv, 'D');
   expect_ok(do_mprotect(e.parent, e.priv, REGION_LEN, PROT_READ_ | PROT_WRITE_), "do_mprotect(PROT_READ|PROT_WRITE)");
   return "parent's private region read-only: a store gets -EFAULT (SIGSEGV), loads still work";
 }
@@ -174,6 +211,9 @@ std::vector<demo_step> demo_script(const demo_options&) {
       {"fork", step_fork},
       {"cow", step_cow},
       {"reuse", step_reuse},
+      {"pin", step_pin},
+      {"fork-pin", step_fork_pinned},
+      {"unpin", step_unpin},
       {"shared", step_shared},
       {"mprotect", step_mprotect},
       {"dontneed", step_dontneed},
@@ -249,6 +289,7 @@ bool run_steps(const std::vector<demo_step>& script, demo_env& env) {
 
 // Whatever a failed script left behind goes, so the leak check still means something.
 void teardown(demo_env& env) {
+  if (env.nr_pinned) unpin_user_pages(env.pinned, env.nr_pinned);
   if (env.child) mmput(env.child);
   if (env.parent) mmput(env.parent);
   env.child = env.parent = nullptr;
