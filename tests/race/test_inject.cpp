@@ -7,6 +7,8 @@
 // or when the injected operation does no flush at all. Under the ipi strategy a zap's
 // flush waits for the walker's irqs-off section, so those windows cannot open there; the
 // real-thread tests (test_race.cpp) cover that configuration.
+#include <thread>
+
 #include "inject.h"
 #include "race_util.h"
 
@@ -233,6 +235,97 @@ INSTANTIATE_TEST_SUITE_P(Inject, WpSeq,
                                          inject_case{table_strategy::seqcount, 0, false},
                                          inject_case{table_strategy::seqcount, unsafe_bits({NO_WP_SEQ}), true}),
                          case_name);
+
+class TableSync : public testing::TestWithParam<inject_case> {};
+
+// The walker has loaded A's PMD (it will read the PTE table T next). munmap(A) unlinks T and
+// frees it through the strategy. The strategy must not give T back to the allocator while
+// the walker can still reach it: rcu defers the free past the walker's read-side section,
+// seqcount keeps T a table (type-stable cache). With no-table-sync, T is a free frame by the
+// time the walker reads it (table-uaf). (The ipi strategy cannot be injected faithfully: its
+// munmap would have to wait for this walker's irqs-off section.)
+TEST_P(TableSync, UnlinkedTableIsNotFreedUnderTheWalker) {
+  const auto& c = GetParam();
+  machine_guard m(make_config(c.strategy, tlb_mode::broadcast, pte_mode::native, c.unsafe));
+  ASSERT_EQ(m.rc, 0);
+  cpu_scope cpu;
+  mm_struct* mm = mm_alloc();
+  ASSERT_EQ(vm_mmap(mm, A, PAGE_SIZE, PROT_READ_ | PROT_WRITE_, MAP_PRIVATE_), long(A));
+  ASSERT_EQ(mm_store(mm, A, 0x11), 0);
+  page* table = pfn_to_page(pmd_pfn(pmdp_get(mm_find_pmd(mm, A))));
+  ASSERT_TRUE(PageTable(table));
+  bool freed_under_walker = false, still_table = false;
+  page* pages[1] = {};
+  long n;
+  {
+    inject_once inj("gup_fast:after_pmd_load", [&] {
+      ASSERT_EQ(vm_munmap(mm, A, PAGE_SIZE), 0);
+      freed_under_walker = test_bit_flag(table, PG_free);
+      still_table = PageTable(table);
+    });
+    n = pin_user_pages_fast(mm, A, 1, FOLL_WRITE, pages);
+    ASSERT_EQ(inj.fired(), 1);
+  }
+  EXPECT_EQ(n, -EFAULT);  // A is gone: the slow path finds no VMA
+  if (c.expect_bug) {
+    EXPECT_TRUE(freed_under_walker) << "the walker's next read is of a free frame";
+  } else {
+    EXPECT_FALSE(freed_under_walker);
+    EXPECT_TRUE(still_table);
+  }
+  mmput(mm);
+  EXPECT_EQ(machine_frames_in_use(), 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Inject, TableSync,
+                         testing::Values(inject_case{table_strategy::rcu, 0, false},
+                                         inject_case{table_strategy::rcu, unsafe_bits({NO_TABLE_SYNC}), true},
+                                         inject_case{table_strategy::seqcount, 0, false},
+                                         inject_case{table_strategy::seqcount, unsafe_bits({NO_TABLE_SYNC}), true}),
+                         case_name);
+
+// The same window under the ipi strategy, on two threads: the walker (irqs off) waits in
+// its window until the munmap thread's flush IPI has reached it and been deferred; at that
+// point the table must still be a live table (the flush, and so the free, waits for us).
+// With no-table-sync the tables are freed before that flush.
+class TableSyncIpi : public testing::TestWithParam<bool> {};
+
+TEST_P(TableSyncIpi, FlushIpiHoldsOffTheTableFree) {
+  bool mutant = GetParam();
+  machine_guard m(make_config(table_strategy::ipi, tlb_mode::ipi, pte_mode::native,
+                              mutant ? unsafe_bits({NO_TABLE_SYNC}) : 0));
+  ASSERT_EQ(m.rc, 0);
+  cpu_scope cpu;
+  mm_struct* mm = mm_alloc();
+  ASSERT_EQ(vm_mmap(mm, A, PAGE_SIZE, PROT_READ_ | PROT_WRITE_, MAP_PRIVATE_), long(A));
+  ASSERT_EQ(mm_store(mm, A, 0x11), 0);
+  page* table = pfn_to_page(pmd_pfn(pmdp_get(mm_find_pmd(mm, A))));
+  bool freed_under_walker = false;
+  std::thread unmapper;
+  page* pages[1] = {};
+  {
+    inject_once inj("gup_fast:after_pmd_load", [&] {
+      ASSERT_TRUE(sync::irqs_disabled());
+      uint64_t deferred = sync::this_cpu()->ipis_deferred.load(sync::relaxed);
+      unmapper = std::thread([&] {
+        cpu_scope other;
+        EXPECT_EQ(vm_munmap(mm, A, PAGE_SIZE), 0);
+      });
+      // Wait (no timing: for an event) until the flush IPI arrived and was deferred.
+      while (sync::this_cpu()->ipis_deferred.load(sync::relaxed) == deferred) sync::cpu_relax();
+      freed_under_walker = test_bit_flag(table, PG_free);
+    });
+    pin_user_pages_fast(mm, A, 1, FOLL_WRITE, pages);
+    ASSERT_EQ(inj.fired(), 1);
+  }
+  unmapper.join();
+  EXPECT_EQ(freed_under_walker, mutant);
+  mmput(mm);
+  EXPECT_EQ(machine_frames_in_use(), 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Inject, TableSyncIpi, testing::Values(false, true),
+                         [](const testing::TestParamInfo<bool>& i) { return i.param ? "no_table_sync" : "safe"; });
 
 // The PAE reader: between its two half loads, the entry goes from X to none to Y (the
 // writer's [PAE-CLEAR] then [PAE-SET]). The low/high/low retry returns Y; without the
