@@ -14,50 +14,15 @@
 #include "machine/machine.h"
 #include "mm/mm.h"
 
+#include "support/probe.h"
+
 namespace gupfast::test {
 
 inline constexpr unsigned long PG = PAGE_SIZE;
 
-// What maps addr in mm, read under mmap_lock: the pfn of the 4 KiB page (a PMD leaf
-// included), and the entry's bits. present == false if nothing is mapped.
-struct mapping_info {
-  bool present = false;
-  bool leaf = false;  // mapped by a PMD leaf
-  bool write = false;
-  unsigned long pfn = 0;
-};
-
-inline mapping_info lookup(mm_struct* mm, unsigned long addr) {
-  mapping_info r;
-  mm->mmap_lock.down_read();
-  if (pmd_t* pmdp = mm_find_pmd(mm, addr)) {
-    pmd_t pmd = pmdp_get(pmdp);
-    if (pmd_leaf(pmd) && (pmd.pmd & _PAGE_PRESENT)) {
-      r = {true, true, pmd_write(pmd), pmd_pfn(pmd) + pte_index(addr)};
-    } else if (pmd_table(pmd)) {
-      pte_t pte = ptep_get(pte_offset_lockless(pmd, addr));
-      if (pte_present(pte) && !pte_protnone(pte)) r = {true, false, pte_write(pte), pte_pfn(pte)};
-    }
-  }
-  mm->mmap_lock.up_read();
-  return r;
-}
-
-// The pfn mapped at addr, or -1.
-inline long mapped_pfn(mm_struct* mm, unsigned long addr) {
-  mapping_info m = lookup(mm, addr);
-  return m.present ? static_cast<long>(m.pfn) : -1;
-}
-
 inline int ref(page* p) { return folio_ref_count(page_folio(p)); }
 inline int ref_pfn(unsigned long pfn) { return ref(pfn_to_page(pfn)); }
 
-// One byte loaded by the process, or -errno.
-inline int load(mm_struct* mm, unsigned long addr) {
-  uint8_t v = 0;
-  int r = mm_load(mm, addr, &v);
-  return r ? r : v;
-}
 
 // The machine for one test. TearDown puts every mm the test made and checks that every
 // frame came back to the allocator (machine_frames_in_use() == 0).

@@ -4,20 +4,12 @@
 
 #include "gup/gup.h"
 #include "machine/machine.h"
+#include "support/probe.h"
 
 namespace gupfast_test {
 using namespace gupfast;
 
-// The pfn mapped at addr by mm's page tables right now (0 if none). Context: quiescent mm.
-inline unsigned long mapped_pfn(mm_struct* mm, unsigned long addr) {
-  pmd_t* pmdp = mm_find_pmd(mm, addr);
-  if (!pmdp) return 0;
-  pmd_t pmd = pmdp_get(pmdp);
-  if (pmd_leaf(pmd)) return (pmd.pmd & _PAGE_PRESENT) ? pmd_pfn(pmd) + pte_index(addr) : 0;
-  if (!pmd_table(pmd)) return 0;
-  pte_t pte = ptep_get(pte_offset_lockless(pmd, addr));
-  return (pte.pte & _PAGE_PRESENT) ? pte_pfn(pte) : 0;
-}
+using gupfast::test::mapped_pfn;
 
 struct machine_guard {
   explicit machine_guard(const machine_config& cfg) { rc = machine_create(cfg); }

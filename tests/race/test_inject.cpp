@@ -53,8 +53,8 @@ TEST_P(PteRecheck, ReusedFrameIsNotPinnedForTheOldAddress) {
   ASSERT_EQ(vm_mmap(mm, A, PAGE_SIZE, PROT_READ_ | PROT_WRITE_, MAP_PRIVATE_), long(A));
   ASSERT_EQ(vm_mmap(mm, B, PAGE_SIZE, PROT_READ_ | PROT_WRITE_, MAP_PRIVATE_), long(B));
   ASSERT_EQ(mm_store(mm, A, 0x11), 0);
-  unsigned long p = mapped_pfn(mm, A);
-  unsigned long b_pfn = 0;
+  long p = mapped_pfn(mm, A);
+  long b_pfn = -1;
   page* pages[1] = {};
   long n;
   {
@@ -68,7 +68,7 @@ TEST_P(PteRecheck, ReusedFrameIsNotPinnedForTheOldAddress) {
   }
   ASSERT_EQ(b_pfn, p) << "precondition: B reuses A's freed frame";
   ASSERT_EQ(n, 1);
-  unsigned long pinned = page_to_pfn(pages[0]);
+  long pinned = static_cast<long>(page_to_pfn(pages[0]));
   if (c.expect_bug) {
     EXPECT_EQ(pinned, b_pfn) << "the mutant pins B's page for address A";
   } else {
@@ -148,8 +148,8 @@ TEST_P(LeafRecheck, ReusedHugeFolioIsNotPinnedForTheOldAddress) {
   ASSERT_EQ(vm_mmap(mm, HA, PMD_SIZE, PROT_READ_ | PROT_WRITE_, MAP_PRIVATE_ | MAP_HUGE_THP), long(HA));
   ASSERT_EQ(vm_mmap(mm, HB, PMD_SIZE, PROT_READ_ | PROT_WRITE_, MAP_PRIVATE_ | MAP_HUGE_THP), long(HB));
   ASSERT_EQ(mm_store(mm, HA, 0x11), 0);
-  unsigned long f = mapped_pfn(mm, HA);
-  unsigned long b_pfn = 0;
+  long f = mapped_pfn(mm, HA);
+  long b_pfn = -1;
   static page* pages[HPAGE_PMD_NR];
   long n;
   {
@@ -163,7 +163,7 @@ TEST_P(LeafRecheck, ReusedHugeFolioIsNotPinnedForTheOldAddress) {
   }
   ASSERT_EQ(b_pfn, f) << "precondition: B's huge folio reuses A's frames";
   ASSERT_EQ(n, HPAGE_PMD_NR);
-  unsigned long pinned = page_to_pfn(pages[0]);
+  long pinned = static_cast<long>(page_to_pfn(pages[0]));
   if (c.expect_bug) {
     EXPECT_EQ(pinned, b_pfn);
   } else {
@@ -213,7 +213,7 @@ TEST_P(WpSeq, PinRacingForkIsDiscarded) {
     EXPECT_EQ(n, 0u) << "GUP-fast backs off while fork copies";
   } else {
     ASSERT_EQ(n, 1u);
-    unsigned long pinned = page_to_pfn(pages[0]);
+    long pinned = static_cast<long>(page_to_pfn(pages[0]));
     ASSERT_EQ(mm_store(mm, A + 1, 0x33), 0);  // the parent writes: COW, since P is shared
     frame_write_byte(pinned, 0, 0x77);         // the device writes through its pin
     uint8_t v = 0;

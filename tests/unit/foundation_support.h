@@ -17,6 +17,8 @@
 #include "mm/mm.h"
 #include "tlb/tlbflush.h"
 
+#include "support/probe.h"
+
 namespace gupfast::test {
 
 // Resident set size of this process in bytes (/proc/self/statm, second field).
@@ -41,12 +43,6 @@ inline pte_t lookup_pte(mm_struct* mm, unsigned long addr) {
   return r;
 }
 
-// The pfn mapped at addr, or -1 if nothing is mapped there.
-inline long mapped_pfn(mm_struct* mm, unsigned long addr) {
-  pte_t p = lookup_pte(mm, addr);
-  return pte_present(p) ? static_cast<long>(pte_pfn(p)) : -1;
-}
-
 // (start, end, flags) of every VMA: "changes nothing" compares two of these.
 using vma_layout = std::vector<std::tuple<unsigned long, unsigned long, unsigned long>>;
 inline vma_layout layout(mm_struct* mm) {
@@ -57,12 +53,6 @@ inline vma_layout layout(mm_struct* mm) {
   return l;
 }
 
-// Load one byte; returns the byte, or -errno.
-inline int load(mm_struct* mm, unsigned long addr) {
-  uint8_t v = 0;
-  int r = mm_load(mm, addr, &v);
-  return r ? r : v;
-}
 
 // A thread registered as a CPU that runs jobs posted by the test's main thread. While
 // idle it waits on a condition variable with irqs on, so it takes IPIs (TLB shootdowns)
