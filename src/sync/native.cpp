@@ -142,6 +142,11 @@ void yield_point_slow(const char* name) noexcept {
 
 void cpu_relax() noexcept {
   __builtin_ia32_pause();
+  // A spinning CPU with irqs on takes its interrupts: run calls queued to us. The signal
+  // normally does this; this also covers a signal that is late (TSan delivers signals only
+  // at its own interception points).
+  if (cpu_state* c = tls_cpu; c && !c->irq_disabled.load(relaxed) && c->csd_queue.load(relaxed))
+    irq_enable_slow(c);
   // Two cores, many threads: spin a little, then give the core to whoever we wait for.
   thread_local unsigned spins = 0;
   if ((++spins & 63) == 0) sched_yield();
@@ -229,12 +234,19 @@ void smp_call_function_many(uint64_t mask, smp_call_func_t func, void* info, boo
 
 // ---- RCU (liburcu memb) ----------------------------------------------------------------
 namespace {
+#if GUPFAST_TSAN
+int g_rcu_barrier_token;  // callbacks happen before rcu_barrier() returns
+#endif
+
 void urcu_trampoline(::rcu_head* h) {
   rcu_head* head = caa_container_of(h, rcu_head, urcu);
 #if GUPFAST_TSAN
   __tsan_acquire(head);  // liburcu is not instrumented: state its happens-before edge
 #endif
   head->func(head);
+#if GUPFAST_TSAN
+  __tsan_release(&g_rcu_barrier_token);
+#endif
 }
 }  // namespace
 
@@ -257,6 +269,9 @@ void rcu_barrier() noexcept {
   bool temp = !tls_cpu;
   if (temp) urcu_memb_register_thread();
   urcu_memb_barrier();
+#if GUPFAST_TSAN
+  __tsan_acquire(&g_rcu_barrier_token);
+#endif
   if (temp) urcu_memb_unregister_thread();
 }
 

@@ -231,12 +231,27 @@ inline void spin_lock(spinlock_t* l) noexcept { l->lock(); }
 inline void spin_unlock(spinlock_t* l) noexcept { l->unlock(); }
 inline bool spin_trylock(spinlock_t* l) noexcept { return l->try_lock(); }
 
-// A sleeping reader-writer lock (mmap_lock).
+// A sleeping reader-writer lock (mmap_lock). A sleeper still takes IPIs (the signal
+// interrupts its futex wait). Under TSan, which delivers signals only at its own
+// interception points, sleepers poll instead, so a flush that waits for them completes.
 class rw_semaphore {
  public:
+#if GUPFAST_TSAN
+  void down_read() {
+    while (!m_.try_lock_shared()) cpu_relax();
+  }
+#else
   void down_read() { m_.lock_shared(); }
+#endif
   void up_read() { m_.unlock_shared(); }
+#if GUPFAST_TSAN
+  void down_write() {
+    while (!m_.try_lock()) cpu_relax();
+    writer_.store(1, relaxed);
+  }
+#else
   void down_write() { m_.lock(); writer_.store(1, relaxed); }
+#endif
   void up_write() { writer_.store(0, relaxed); m_.unlock(); }
   bool down_read_trylock() { return m_.try_lock_shared(); }
   bool down_write_trylock() {
