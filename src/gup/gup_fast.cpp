@@ -82,6 +82,8 @@ bool gup_fast_pte_range(pmd_t pmd, pmd_t* pmdp, unsigned long addr, unsigned lon
     sync::yield_point("gup_fast:after_grab");
     // [PTE-RECHECK] Pairs with [ZAP-CLEAR], [COW-CLEAR], [FORK-WP] and the unmappers'
     // clear-then-check-references: either they see our reference, or we see their change.
+    // The PMD half pairs with collapse's [COLLAPSE-DETACH] + [COLLAPSE-REFCHECK] and PT
+    // reclaim's [PT-RECLAIM-CLEAR] (mm/khugepaged.cpp, mm/pt_reclaim.cpp).
     if (!is_unsafe(NO_PMD_RECHECK) && pmd_val(pmd) != pmd_val(pmdp_get(pmdp))) {
       gup_put_folio(f, 1, flags);
       stop(CNT_stop_pmd_changed);

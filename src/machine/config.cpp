@@ -23,7 +23,7 @@ const unsafe_info unsafe_steps[NR_UNSAFE_STEPS] = {
      "walker acts on a PTE value never stored (torn-entry: pin of an arbitrary frame)"},
     {"no-reclaim-freeze", "__remove_mapping: folio_ref_freeze(expected) before freeing",
      "reclaim frees a folio GUP-fast just referenced (pinned-freed; DMA lands in a reused page)"},
-    {"no-flush-before-free", "mmu_gather: flush the TLB before freeing the pages it unmapped",
+    {"no-flush-before-free", "mmu_gather and reclaim: flush the TLB before freeing the pages they unmapped",
      "a CPU's stale TLB entry reaches a freed frame (frame-uaf)"},
     {"no-collapse-sync", "collapse: tlb_remove_table_sync_one / IPI / seq after pmdp_collapse_flush",
      "a walker still inside the old PTE table pins pages collapse is copying (lost-write)"},

@@ -30,7 +30,7 @@ enum unsafe_step : unsigned {
   NO_TABLE_SYNC,        // table free without IPI wait / grace period / type-stable memory
   TORN_PTE_READ,        // PAE ptep_get_lockless without the low/high/low retry
   NO_RECLAIM_FREEZE,    // __remove_mapping frees without folio_ref_freeze
-  NO_FLUSH_BEFORE_FREE, // mmu_gather frees pages before the TLB flush
+  NO_FLUSH_BEFORE_FREE, // mmu_gather and reclaim free pages before the TLB flush
   NO_COLLAPSE_SYNC,     // collapse skips the sync with lockless walkers after pmdp_collapse_flush
   NO_SEQ_VALIDATE,      // seqcount strategy: walker does not validate the counter
   NR_UNSAFE_STEPS
@@ -64,6 +64,9 @@ struct machine_config {
   uint32_t unsafe = 0;               // mask of unsafe_step bits; 0 = every check on
   seq_scope scope = seq_scope::table;  // seqcount strategy only
   bool poison = GUPFAST_DEBUG;       // poison freed frames and tables
+  // CONFIG_PT_RECLAIM: MADV_DONTNEED frees the PTE tables it empties (mm/pt_reclaim.h;
+  // pt_reclaim_set_enabled() switches it at run time).
+  bool pt_reclaim = false;
 };
 
 // The active machine's settings (one machine per process, as the memmap).

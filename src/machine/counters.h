@@ -19,7 +19,19 @@ GUPFAST_NS_BEGIN
   X(cow_reuses) X(unshare_copies) X(fork_pinned_copies) X(forks)                  \
   X(tlb_flushes) X(tlb_ipis) X(tlb_hits) X(tlb_misses) X(tlb_local_flushes)       \
   X(tables_allocated) X(tables_freed) X(tables_freed_rcu) X(tables_cached)        \
-  X(table_sync_ipis) X(pages_zapped) X(thp_faults) X(thp_splits_pmd) X(bad_page)
+  X(table_sync_ipis) X(pages_zapped) X(thp_faults) X(thp_splits_pmd) X(bad_page)   \
+  /* khugepaged collapse (mm/khugepaged.cpp) and empty PTE table reclaim */     \
+  X(collapse_done) X(collapse_fail_pinned) X(collapse_fail_refcount)             \
+  X(collapse_fail_busy) X(collapse_fail_unsuitable) X(collapse_fail_nomem)       \
+  X(pt_reclaim_freed) X(pt_reclaim_not_empty)                                    \
+  /* reclaim, swap, migration, split (mm/vmscan.cpp, mm/migrate.cpp, mm/split.cpp) */ \
+  X(reclaim_scanned) X(reclaim_done) X(reclaim_skip_pinned) X(reclaim_unmap_pinned)  \
+  X(reclaim_busy) X(reclaim_referenced) X(reclaim_freeze_failed)                  \
+  X(reclaim_split_failed) X(pswpout) X(pswpin) X(swap_cache_hits) X(swapin_faults) \
+  X(migrate_done) X(migrate_pinned) X(migrate_unmap_pinned) X(migrate_busy)       \
+  X(migrate_freeze_failed) X(migrate_nomem) X(migrate_split_failed)               \
+  X(migration_entry_waits) X(split_done) X(split_pinned) X(split_unmap_pinned)   \
+  X(split_busy) X(split_freeze_failed)
 
 enum counter_id : unsigned {
 #define X(name) CNT_##name,

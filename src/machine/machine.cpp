@@ -2,6 +2,8 @@
 
 #include <cerrno>
 
+#include "mm/pt_reclaim.h"
+#include "mm/swap.h"
 #include "tlb/mmu_gather.h"
 
 GUPFAST_NS_BEGIN
@@ -14,6 +16,9 @@ int machine_create(const machine_config& cfg) {
   int err = physmem_init(cfg.frames, cfg.poison);
   if (err) return err;
   g_cfg = {cfg.pte, cfg.strategy, tlb, cfg.unsafe, cfg.scope};
+  pt_reclaim_set_enabled(cfg.pt_reclaim);
+  lru_init();  // the LRU and the swap device are the machine's, as the memmap
+  swap_init();
   counters_reset();
   return 0;
 }
@@ -22,8 +27,10 @@ void machine_destroy() {
   if (!physmem_active()) return;
   sync::rcu_barrier();
   pagetable_cache_drain();
+  swap_exit();
   physmem_exit();
   g_cfg = {};
+  pt_reclaim_set_enabled(false);
 }
 
 unsigned long machine_frames_in_use() {
@@ -37,6 +44,7 @@ std::string machine_describe() {
                   " pte=" + to_string(g_cfg.pte);
   if (g_cfg.strategy == table_strategy::seqcount) s += std::string(" seq-scope=") + to_string(g_cfg.scope);
   s += " unsafe=" + (g_cfg.unsafe ? unsafe_mask_names(g_cfg.unsafe) : std::string("none"));
+  if (pt_reclaim_enabled()) s += " pt-reclaim=on";
   return s;
 }
 

@@ -70,6 +70,8 @@ folio* folio_alloc(gfp_t gfp, int order);
 // Drop a reference; the last one frees the folio (__folio_put).
 void folio_put(folio* f);
 void folio_put_refs(folio* f, int refs);
+// The last put of a folio on the LRU takes it off the list first (mm/swap.cpp).
+void __folio_lru_release(folio* f);
 inline void put_page(page* p) { folio_put(page_folio(p)); }
 // Split a large folio's compound bookkeeping into 2^order small folios with the given
 // refcount each (used by split_folio under a frozen refcount).

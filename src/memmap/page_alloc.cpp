@@ -265,6 +265,8 @@ void folio_uncompound(folio* f, int refs_each) {
 static void free_folio(folio* f) {
   int order = folio_order(f);
   if (folio_test_reserved(f)) return;  // the zero page is never freed
+  // __folio_put -> __page_cache_release: off the LRU (mm/swap.cpp) before the frame goes.
+  if (folio_test_lru(f)) __folio_lru_release(f);
   __free_pages(&f->page, order);
 }
 

@@ -5,6 +5,8 @@
 #include "machine/counters.h"
 #include "mm/huge_memory.h"
 #include "mm/mm.h"
+#include "mm/swap.h"
+#include "mm/swapin.h"
 #include "tlb/pt_seq.h"
 #include "tlb/tlbflush.h"
 
@@ -72,6 +74,7 @@ vm_fault_t do_anonymous_page(vm_area_struct* vma, unsigned long addr, pmd_t* pmd
     return 0;
   }
   folio_add_new_anon_rmap(f, vma, addr);
+  folio_add_lru(f);
   mm->rss_anon.fetch_add(1, sync::relaxed);
   set_pte(ptep, entry);
   sync::spin_unlock(ptl);
@@ -111,7 +114,10 @@ bool wp_can_reuse_anon_folio(folio* f) {
   int expected = 1 + (folio_test_swapcache(f) ? 1 : 0);
   if (folio_ref_count(f) > expected) return false;
   if (!folio_trylock(f)) return false;
-  bool ok = folio_ref_count(f) == expected;
+  // Reusing means writing: the slot's copy would go stale, so let the swap cache go first
+  // (it fails if another mm's swap PTE still names the slot; then we copy).
+  if (folio_test_swapcache(f)) folio_free_swap(f);
+  bool ok = folio_ref_count(f) == 1;
   folio_unlock(f);
   return ok;
 }
@@ -150,6 +156,7 @@ vm_fault_t wp_page_copy(vm_area_struct* vma, unsigned long addr, pmd_t* pmdp, pt
   ptep_get_and_clear(ptep);
   flush_tlb_page(mm, addr);
   folio_add_new_anon_rmap(nf, vma, addr);
+  folio_add_lru(nf);
   set_pte(ptep, entry);
   if (old) old->page._mapcount.fetch_sub(1, sync::relaxed);
   else mm->rss_anon.fetch_add(1, sync::relaxed);
@@ -211,9 +218,9 @@ vm_fault_t handle_pte_fault(vm_area_struct* vma, unsigned long addr, pmd_t* pmdp
                                  : do_shared_fault(vma, addr, pmdp);
   }
   if (!pte_present(entry)) {
-    // Swap and migration entries arrive with the replacers (reclaim, migration).
+    // A swap or migration entry (reclaim, migration, split).
     sync::spin_unlock(ptl);
-    return VM_FAULT_SIGBUS;
+    return do_swap_page(vma, addr, pmdp, entry, flags);
   }
   if (pte_protnone(entry)) {
     // PROT_NONE VMAs are refused before we get here; NUMA hinting is not modelled.

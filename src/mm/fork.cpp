@@ -4,6 +4,7 @@
 #include "machine/counters.h"
 #include "mm/huge_memory.h"
 #include "mm/mm.h"
+#include "mm/swap.h"
 #include "tlb/tlbflush.h"
 
 GUPFAST_NS_BEGIN
@@ -36,10 +37,35 @@ int copy_present_page(vm_area_struct* dst_vma, pte_t* dst_pte, unsigned long add
   frame_copy(folio_pfn(nf), page_to_pfn(src));
   sync::smp_wmb();
   folio_add_new_anon_rmap(nf, dst_vma, addr);
+  folio_add_lru(nf);
   dst_vma->vm_mm->rss_anon.fetch_add(1, sync::relaxed);
   pte_t pte = pte_mkdirty(pfn_pte(folio_pfn(nf), vm_get_page_prot(dst_vma->vm_flags)));
   set_pte(dst_pte, pte);
   count_event(CNT_fork_pinned_copies);
+  return 0;
+}
+
+// copy_nonpresent_pte(): a swap entry is shared with the child (one more swap count) and
+// loses its exclusive mark in both, so neither maps the page exclusive on swap-in; a
+// migration entry is copied, made read-only in both for a COW mapping (the migrator's
+// remove_migration_ptes then maps the page read-only and shared in both).
+// Context: both PTLs held.
+int copy_nonpresent_pte(vm_area_struct* dst_vma, vm_area_struct* src_vma, pte_t* dst_pte, pte_t* src_pte, pte_t pte) {
+  swp_entry_t e = pte_to_swp_entry(pte);
+  if (!non_swap_entry(e)) {
+    if (swap_duplicate(e) < 0) return -EIO;
+    if (pte_swp_exclusive(pte)) {
+      pte = pte_swp_clear_exclusive(pte);
+      set_pte(src_pte, pte);
+    }
+  } else if (is_migration_entry(e)) {
+    dst_vma->vm_mm->rss_anon.fetch_add(1, sync::relaxed);
+    if (!is_readable_migration_entry(e) && is_cow_mapping(src_vma->vm_flags)) {
+      pte = swp_entry_to_pte(make_readable_migration_entry(swp_offset(e)));
+      set_pte(src_pte, pte);
+    }
+  }
+  set_pte(dst_pte, pte);
   return 0;
 }
 
@@ -55,7 +81,11 @@ int copy_pte_range(vm_area_struct* dst_vma, vm_area_struct* src_vma, pmd_t* dst_
   bool cow = is_cow_mapping(src_vma->vm_flags);
   for (; addr < end; addr += PAGE_SIZE, dst_pte++, src_pte++) {
     pte_t pte = ptep_get(src_pte);
-    if (pte_none(pte) || !pte_present(pte)) continue;  // swap entries: replacers issue
+    if (pte_none(pte)) continue;
+    if (!pte_present(pte)) {
+      if ((err = copy_nonpresent_pte(dst_vma, src_vma, dst_pte, src_pte, pte))) break;
+      continue;
+    }
     folio* f = vm_normal_folio(src_vma, addr, pte);
     page* p = f ? pfn_to_page(pte_pfn(pte)) : nullptr;
     if (f && folio_test_anon(f)) {

@@ -9,6 +9,7 @@
 
 #include "machine/counters.h"
 #include "mm/huge_memory.h"
+#include "mm/swap.h"
 #include "tlb/pt_seq.h"
 #include "tlb/tlbflush.h"
 
@@ -40,6 +41,7 @@ vm_fault_t do_huge_pmd_anonymous_page(vm_area_struct* vma, unsigned long addr, p
   f->page.index.store(haddr >> PAGE_SHIFT, sync::relaxed);
   SetPageAnonExclusive(&f->page);
   f->page._entire_mapcount.store(0, sync::relaxed);
+  folio_add_lru(f);
   mm->rss_anon.fetch_add(HPAGE_PMD_NR, sync::relaxed);
   set_pmd(pmdp, entry);
   sync::spin_unlock(ptl);

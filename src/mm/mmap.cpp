@@ -5,6 +5,8 @@
 #include "machine/counters.h"
 #include "mm/huge_memory.h"
 #include "mm/mm.h"
+#include "mm/pt_reclaim.h"
+#include "mm/rmap.h"
 #include "tlb/pt_seq.h"
 #include "tlb/tlbflush.h"
 
@@ -38,7 +40,7 @@ void anon_vma_leave(mm_struct* mm) {
   sync::spin_lock(&av->lock);
   std::erase(av->mms, mm);
   sync::spin_unlock(&av->lock);
-  if (av->refcount.fetch_sub(1, sync::acq_rel) == 1) delete av;
+  put_anon_vma(av);  // freed after an RCU grace period (rmap walkers may hold the pointer)
   mm->av = nullptr;
 }
 
@@ -83,6 +85,19 @@ void free_vma(std::unique_ptr<vm_area_struct> v) {
 void zap_range(mmu_gather* tlb, mm_struct* mm, unsigned long start, unsigned long end) {
   for (vm_area_struct* v = find_vma(mm, start); v && v->vm_start < end; v = find_vma(mm, v->vm_end))
     unmap_page_range(tlb, v, std::max(start, v->vm_start), std::min(end, v->vm_end));
+}
+
+// MADV_HUGEPAGE (hugepage_madvise): the range's VMAs may be mapped huge and collapsed by
+// khugepaged. Context: takes mmap_lock for write.
+int madvise_hugepage(mm_struct* mm, unsigned long addr, unsigned long end) {
+  mm->mmap_lock.down_write();
+  bool hole = !range_fully_mapped(mm, addr, end);
+  split_vma_at(mm, addr);
+  split_vma_at(mm, end);
+  for (vm_area_struct* v = find_vma(mm, addr); v && v->vm_start < end; v = find_vma(mm, v->vm_end))
+    v->vm_flags |= VM_HUGEPAGE;
+  mm->mmap_lock.up_write();
+  return hole ? -ENOMEM : 0;
 }
 
 void exit_mmap(mm_struct* mm) {
@@ -274,16 +289,22 @@ int do_mprotect(mm_struct* mm, unsigned long addr, unsigned long len, int prot) 
 }
 
 int do_madvise(mm_struct* mm, unsigned long addr, unsigned long len, int advice) {
-  if (advice != MADV_DONTNEED_) return -EINVAL;
+  if (advice != MADV_DONTNEED_ && advice != MADV_HUGEPAGE_) return -EINVAL;
   if (!range_ok(addr, len)) return -EINVAL;
   unsigned long end = addr + ((len + PAGE_SIZE - 1) & PAGE_MASK);
-  mm->mmap_lock.down_read();
+  if (advice == MADV_HUGEPAGE_) return madvise_hugepage(mm, addr, end);
+  // PT reclaim frees tables under mmap_lock for read, except under the ipi strategy
+  // (mm/pt_reclaim.cpp explains why); sampled once so lock and reclaim agree.
+  bool reclaim = pt_reclaim_enabled();
+  bool write = reclaim && pt_reclaim_needs_mmap_write_lock();
+  write ? mm->mmap_lock.down_write() : mm->mmap_lock.down_read();
   bool hole = !range_fully_mapped(mm, addr, end);
   mmu_gather tlb;
   tlb_gather_mmu(&tlb, mm);
   zap_range(&tlb, mm, addr, end);
+  if (reclaim) reclaim_pt_range(&tlb, mm, addr, end);
   tlb_finish_mmu(&tlb);
-  mm->mmap_lock.up_read();
+  write ? mm->mmap_lock.up_write() : mm->mmap_lock.up_read();
   return hole ? -ENOMEM : 0;
 }
 

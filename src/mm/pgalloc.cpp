@@ -78,14 +78,27 @@ pmd_t* mm_find_pmd(mm_struct* mm, unsigned long addr) {
 }
 
 pte_t* pte_offset_map_lock(mm_struct* mm, pmd_t* pmdp, unsigned long addr, sync::spinlock_t** ptlp) {
+  // __pte_offset_map(): under the rcu strategy, PT reclaim (mm/pt_reclaim.cpp) may free the
+  // table under mmap_lock for read; the RCU read lock from the PMD load until we hold the PTL
+  // and have revalidated keeps the table and its PTL alive meanwhile (its free waits a grace
+  // period). Once revalidated, holding the PTL keeps it: every freer takes the PTL or
+  // mmap_lock for write. Seqcount tables are type-stable; ipi reclaim takes mmap_lock for
+  // write. Context: a CPU thread (an unregistered thread's RCU read lock protects nothing).
+  bool rcu = g_cfg.strategy == table_strategy::rcu;
   for (;;) {
+    if (rcu) sync::rcu_read_lock();
     pmd_t pmd = pmdp_get_lockless(pmdp);
-    if (!pmd_table(pmd)) return nullptr;
+    if (!pmd_table(pmd)) {
+      if (rcu) sync::rcu_read_unlock();
+      return nullptr;
+    }
     sync::spinlock_t* ptl = &pfn_to_page(pmd_pfn(pmd))->ptl;
     sync::spin_lock(ptl);
     // The table may have been detached (collapse, PT reclaim) between our read and the
     // lock: only a PMD that still points to it makes the lock the right one.
-    if (pmd_val(pmdp_get_lockless(pmdp)) == pmd_val(pmd)) {
+    bool same = pmd_val(pmdp_get_lockless(pmdp)) == pmd_val(pmd);
+    if (rcu) sync::rcu_read_unlock();
+    if (same) {
       *ptlp = ptl;
       return pte_offset_lockless(pmd, addr);
     }

@@ -2,6 +2,7 @@
 #include "machine/counters.h"
 #include "mm/huge_memory.h"
 #include "mm/mm.h"
+#include "mm/swap.h"
 #include "tlb/pt_seq.h"
 
 GUPFAST_NS_BEGIN
@@ -23,7 +24,15 @@ void zap_pte_range(mmu_gather* tlb, vm_area_struct* vma, pmd_t* pmdp, unsigned l
     pte_t ptent = ptep_get(ptep);
     if (pte_none(ptent)) continue;
     if (!pte_present(ptent)) {
-      pte_clear(ptep);  // swap/migration entries: freed by their owners (replacers issue)
+      // zap_nonpresent_ptes(): a swap entry gives its slot count back (and the swap-cache
+      // folio, if that was the last user of the slot); a migration entry just goes (it
+      // holds no reference: the migrator finds nothing to restore here).
+      swp_entry_t e = pte_to_swp_entry(ptent);
+      if (!non_swap_entry(e))
+        free_swap_and_cache(e);
+      else if (is_migration_entry(e))
+        mm->rss_anon.fetch_sub(1, sync::relaxed);
+      pte_clear(ptep);
       continue;
     }
     ptent = ptep_get_and_clear(ptep);

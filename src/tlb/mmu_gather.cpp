@@ -2,6 +2,7 @@
 #include "tlb/mmu_gather.h"
 
 #include "machine/counters.h"
+#include "mm/swap.h"
 #include "tlb/tlbflush.h"
 
 GUPFAST_NS_BEGIN
@@ -33,7 +34,11 @@ void tlb_remove_table(mmu_gather* tlb, page* table) {
 // Free the pages whose mappings this gather cleared. Context: after the TLB flush
 // (invariant 10), unless the no-flush-before-free mutant moved us before it.
 static void tlb_batch_pages_flush(mmu_gather* tlb) {
-  for (folio* f : tlb->pages) folio_put(f);
+  // free_pages_and_swap_cache(): a folio whose last mapping this was leaves the swap cache.
+  for (folio* f : tlb->pages) {
+    free_swap_cache(f);
+    folio_put(f);
+  }
   tlb->pages.clear();
 }
 

@@ -37,9 +37,10 @@ struct machine_options {
   std::string pte = "native";
   std::string seq_scope;  // empty: the machine's default; only with --strategy seqcount
   unsigned long frames = machine_config{}.frames;
+  bool pt_reclaim = false;  // --pt-reclaim: MADV_DONTNEED frees the PTE tables it empties
 };
 
-// --strategy, --tlb, --pte, --seq-scope, --frames on `cmd`.
+// --strategy, --tlb, --pte, --seq-scope, --frames, --pt-reclaim on `cmd`.
 void add_machine_options(CLI::App* cmd, machine_options* opts);
 // Throws CLI::ValidationError for a combination the machine refuses (strategy ipi with
 // broadcast flushes) or that means nothing (--seq-scope without --strategy seqcount), so

@@ -54,6 +54,9 @@ void add_machine_options(CLI::App* cmd, machine_options* o) {
   cmd->add_option("--frames", o->frames, "Physical memory in 4 KiB frames (backed lazily)")
       ->check(CLI::Range(MIN_FRAMES, MAX_FRAMES).description(fmt::format("in [{}, {}]", MIN_FRAMES, MAX_FRAMES)))
       ->capture_default_str();
+  cmd->add_flag("--pt-reclaim", o->pt_reclaim,
+                "CONFIG_PT_RECLAIM: MADV_DONTNEED frees the PTE tables it leaves empty (under the ipi "
+                "strategy with mmap_lock held for write)");
 }
 
 machine_config to_machine_config(const machine_options& o) {
@@ -62,6 +65,7 @@ machine_config to_machine_config(const machine_options& o) {
   cfg.pte = *parse_pte_mode(o.pte);
   if (!o.tlb.empty()) cfg.tlb = *parse_tlb_mode(o.tlb);
   cfg.frames = o.frames;
+  cfg.pt_reclaim = o.pt_reclaim;
   if (!o.seq_scope.empty()) {
     if (cfg.strategy != table_strategy::seqcount)
       throw CLI::ValidationError("--seq-scope", "only means something with --strategy seqcount");
