@@ -111,9 +111,11 @@ TEST_P(CollapseRace, PinsSurviveSplitAndCollapse) {
       if (pin_user_pages_fast(mm, sample_addr(k), 1, FOLL_WRITE, &p) != 1) continue;
       unsigned long pfn = page_to_pfn(p);
       reg_->pins[pfn].fetch_add(1);
-      uint32_t s1 = gen_started.load();
       uint8_t idx = frame_read_byte(pfn, 0);
       uint32_t g = frame_read_byte(pfn, 1);
+      // Read after the token: split keeps the pages, so a later generation may rewrite the
+      // token of the page we legitimately pinned; gen_started is stored before that write.
+      uint32_t s1 = gen_started.load();
       // gen_started = g is stored before operation g replaces generation g - 1's pages.
       if ((idx != k + 1 || g + 1 < s0 || g > s1) && bad_token.fetch_add(1) == 0)
         ADD_FAILURE() << "page " << k << " pfn " << pfn << " token " << int(idx) << "/" << g << " window [" << s0
