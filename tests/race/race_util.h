@@ -5,11 +5,14 @@
 #include "gup/gup.h"
 #include "machine/machine.h"
 #include "support/probe.h"
+#include "support/race_harness.h"
 
 namespace gupfast_test {
 using namespace gupfast;
 
+using gupfast::test::apply_race_unsafe_env;
 using gupfast::test::mapped_pfn;
+using gupfast::test::pin_registry;
 
 struct machine_guard {
   explicit machine_guard(const machine_config& cfg) { rc = machine_create(cfg); }

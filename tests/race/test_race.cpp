@@ -30,18 +30,6 @@ std::string race_name(const testing::TestParamInfo<race_config>& i) {
   return std::string(to_string(i.param.strategy)) + "_" + to_string(i.param.tlb) + "_" + to_string(i.param.pte);
 }
 
-// Pins outstanding per frame; the free hook fails the test if it frees one of them.
-struct pin_registry {
-  std::vector<std::atomic<int>> pins;
-  std::atomic<int> freed_while_pinned{0};
-  explicit pin_registry(unsigned long frames) : pins(frames) {}
-  static void frame_freed(void* ctx, unsigned long pfn, int order) {
-    auto* r = static_cast<pin_registry*>(ctx);
-    for (unsigned long i = 0; i < (1ul << order); i++)
-      if (r->pins[pfn + i].load(std::memory_order_relaxed) > 0) r->freed_while_pinned.fetch_add(1);
-  }
-};
-
 // Token in the first 4 bytes of page i of generation g: g (24 bits) in bytes 1..3, then
 // i+1 in byte 0, written last: a page whose byte 0 is set has its whole token.
 void write_token(mm_struct* mm, int i, uint32_t g) {
@@ -55,14 +43,7 @@ class Race : public testing::TestWithParam<race_config> {
   void SetUp() override {
     const auto& c = GetParam();
     cfg_ = make_config(c.strategy, c.tlb, c.pte);
-    // Experiment knob (docs/gup.md): GUPFAST_RACE_UNSAFE=no-pte-recheck runs these same
-    // races against a mutant, to see under which configuration real threads catch it.
-    if (const char* u = getenv("GUPFAST_RACE_UNSAFE")) {
-      std::string bad;
-      auto mask = parse_unsafe_list(u, &bad);
-      ASSERT_TRUE(mask) << "unknown unsafe step " << bad;
-      cfg_.unsafe = *mask;
-    }
+    apply_race_unsafe_env(cfg_);  // GUPFAST_RACE_UNSAFE: same races, a mutant
     cfg_.frames = 1ul << 21;
     ASSERT_EQ(machine_create(cfg_), 0);
     reg_ = std::make_unique<pin_registry>(cfg_.frames);

@@ -48,12 +48,7 @@ class CollapseRace : public testing::TestWithParam<race_config> {
     cfg_.tlb = c.tlb;
     cfg_.pte = c.pte;
     cfg_.frames = 1ul << 21;
-    if (const char* u = getenv("GUPFAST_RACE_UNSAFE")) {
-      std::string bad;
-      auto mask = parse_unsafe_list(u, &bad);
-      ASSERT_TRUE(mask) << "unknown unsafe step " << bad;
-      cfg_.unsafe = *mask;
-    }
+apply_race_unsafe_env(cfg_);  // GUPFAST_RACE_UNSAFE: same races, a mutant
     ASSERT_EQ(machine_create(cfg_), 0);
     reg_ = std::make_unique<pin_registry>(cfg_.frames);
     physmem_set_hooks({pin_registry::frame_freed, nullptr, reg_.get()});

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "gup/gup_support.h"
+#include "support/race_harness.h"
 #include "mm/huge_memory.h"
 #include "mm/khugepaged.h"
 #include "mm/pt_reclaim.h"
@@ -79,17 +80,5 @@ inline pteval_t pmd_entry(mm_struct* mm, unsigned long addr) {
   mm->mmap_lock.up_read();
   return v;
 }
-
-// Pins outstanding per frame; the free hook counts frames freed while pinned.
-struct pin_registry {
-  std::vector<std::atomic<int>> pins;
-  std::atomic<int> freed_while_pinned{0};
-  explicit pin_registry(unsigned long frames) : pins(frames) {}
-  static void frame_freed(void* ctx, unsigned long pfn, int order) {
-    auto* r = static_cast<pin_registry*>(ctx);
-    for (unsigned long i = 0; i < (1ul << order); i++)
-      if (r->pins[pfn + i].load(std::memory_order_relaxed) > 0) r->freed_while_pinned.fetch_add(1);
-  }
-};
 
 }  // namespace gupfast::test

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "replace_support.h"
+#include "support/race_harness.h"
 
 namespace gupfast::test {
 namespace {
@@ -44,17 +45,6 @@ std::string race_name(const ::testing::TestParamInfo<race_config>& i) {
          "_" + to_string(i.param.pte);
 }
 
-struct pin_registry {
-  std::vector<std::atomic<int>> pins;
-  std::atomic<int> freed_while_pinned{0};
-  explicit pin_registry(unsigned long frames) : pins(frames) {}
-  static void frame_freed(void* ctx, unsigned long pfn, int order) {
-    auto* r = static_cast<pin_registry*>(ctx);
-    for (unsigned long i = 0; i < (1ul << order); i++)
-      if (r->pins[pfn + i].load(std::memory_order_relaxed) > 0) r->freed_while_pinned.fetch_add(1);
-  }
-};
-
 // Token of page i, generation g: g in bytes 1..3, then i + 1 in byte 0.
 void write_token(mm_struct* mm, unsigned long base, int i, uint32_t g) {
   unsigned long a = base + i * PAGE_SIZE;
@@ -72,14 +62,7 @@ class ReplaceRace : public ::testing::TestWithParam<race_config> {
     cfg.pte = c.pte;
     cfg.frames = 1ul << 20;
     cfg.poison = true;  // a freed frame never looks like a page of ours
-    // Experiment knob, as tests/race/test_race.cpp: GUPFAST_RACE_UNSAFE=no-reclaim-freeze
-    // runs these races against a mutant, to see which the real threads catch.
-    if (const char* u = getenv("GUPFAST_RACE_UNSAFE")) {
-      std::string bad;
-      auto mask = parse_unsafe_list(u, &bad);
-      ASSERT_TRUE(mask) << "unknown unsafe step " << bad;
-      cfg.unsafe = *mask;
-    }
+    apply_race_unsafe_env(cfg);  // GUPFAST_RACE_UNSAFE: same races, a mutant
     ASSERT_EQ(machine_create(cfg), 0);
     reg_ = std::make_unique<pin_registry>(cfg.frames);
     physmem_set_hooks({pin_registry::frame_freed, nullptr, reg_.get()});
