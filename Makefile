@@ -31,7 +31,7 @@ tsan: deps
 	cd build/tsan && TSAN_OPTIONS="suppressions=$(CURDIR)/scripts/tsan.supp" ctest --output-on-failure -j $(JOBS) -LE no-tsan
 
 bench: build
-	$(BUILD)/tools/gupfast/gupfast bench
+	$(BUILD)/bench/bench_gup
 
 clean:
 	rm -rf build
