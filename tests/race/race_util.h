@@ -13,6 +13,7 @@ using namespace gupfast;
 using gupfast::test::apply_race_unsafe_env;
 using gupfast::test::mapped_pfn;
 using gupfast::test::pin_registry;
+using gupfast::test::race_machine;
 
 struct machine_guard {
   explicit machine_guard(const machine_config& cfg) { rc = machine_create(cfg); }

@@ -43,20 +43,12 @@ class Race : public testing::TestWithParam<race_config> {
   void SetUp() override {
     const auto& c = GetParam();
     cfg_ = make_config(c.strategy, c.tlb, c.pte);
-    apply_race_unsafe_env(cfg_);  // GUPFAST_RACE_UNSAFE: same races, a mutant
     cfg_.frames = 1ul << 21;
-    ASSERT_EQ(machine_create(cfg_), 0);
-    reg_ = std::make_unique<pin_registry>(cfg_.frames);
-    physmem_set_hooks({pin_registry::frame_freed, nullptr, reg_.get()});
-    sync::set_amplify(true, 42);
+    race_.start(cfg_, 42);
   }
-  void TearDown() override {
-    sync::set_amplify(false, 0);
-    physmem_set_hooks({});
-    machine_destroy();
-  }
+  void TearDown() override { race_.stop(); }
   machine_config cfg_;
-  std::unique_ptr<pin_registry> reg_;
+  race_machine race_;
 };
 
 // Pins race munmap+mmap and MADV_DONTNEED of the region, with fresh tokens each time.
@@ -92,7 +84,7 @@ TEST_P(Race, PinnedPagesWereMappedAndStayAllocated) {
     while (!stop.load()) {
       uint32_t s0 = gen_started.load();
       long n = pin_user_pages_fast(mm, REGION, NPAGES, FOLL_WRITE, pages);
-      for (long i = 0; i < n; i++) reg_->pins[page_to_pfn(pages[i])].fetch_add(1);
+      for (long i = 0; i < n; i++) race_.reg()->pins[page_to_pfn(pages[i])].fetch_add(1);
       uint32_t s1 = gen_started.load();
       uint32_t d = gen_done.load();
       for (long i = 0; i < n; i++) {
@@ -110,7 +102,7 @@ TEST_P(Race, PinnedPagesWereMappedAndStayAllocated) {
           ADD_FAILURE() << "page " << i << " pfn " << pfn << " token idx " << int(idx) << " gen " << g
                         << " window [" << s0 << "," << s1 << "] done " << d;
       }
-      for (long i = 0; i < n; i++) reg_->pins[page_to_pfn(pages[i])].fetch_sub(1);
+      for (long i = 0; i < n; i++) race_.reg()->pins[page_to_pfn(pages[i])].fetch_sub(1);
       if (n > 0) {
         unpin_user_pages(pages, n);
         pinned_total += n;
@@ -124,7 +116,7 @@ TEST_P(Race, PinnedPagesWereMappedAndStayAllocated) {
     mmput(mm);
   }
   EXPECT_EQ(bad.load(), 0) << "a pinned page was not mapped at its address during the call";
-  EXPECT_EQ(reg_->freed_while_pinned.load(), 0);
+  EXPECT_EQ(race_.reg()->freed_while_pinned.load(), 0);
   EXPECT_GT(pinned_total.load(), 0);
   EXPECT_EQ(machine_frames_in_use(), 0u);
 }

@@ -48,19 +48,11 @@ class CollapseRace : public testing::TestWithParam<race_config> {
     cfg_.tlb = c.tlb;
     cfg_.pte = c.pte;
     cfg_.frames = 1ul << 21;
-apply_race_unsafe_env(cfg_);  // GUPFAST_RACE_UNSAFE: same races, a mutant
-    ASSERT_EQ(machine_create(cfg_), 0);
-    reg_ = std::make_unique<pin_registry>(cfg_.frames);
-    physmem_set_hooks({pin_registry::frame_freed, nullptr, reg_.get()});
-    sync::set_amplify(true, 7);
+    race_.start(cfg_, 7);
   }
-  void TearDown() override {
-    sync::set_amplify(false, 0);
-    physmem_set_hooks({});
-    machine_destroy();
-  }
+  void TearDown() override { race_.stop(); }
   machine_config cfg_;
-  std::unique_ptr<pin_registry> reg_;
+  race_machine race_;
 };
 
 TEST_P(CollapseRace, PinsSurviveSplitAndCollapse) {
@@ -105,7 +97,7 @@ TEST_P(CollapseRace, PinsSurviveSplitAndCollapse) {
       uint32_t s0 = gen_started.load();
       if (pin_user_pages_fast(mm, sample_addr(k), 1, FOLL_WRITE, &p) != 1) continue;
       unsigned long pfn = page_to_pfn(p);
-      reg_->pins[pfn].fetch_add(1);
+      race_.reg()->pins[pfn].fetch_add(1);
       uint8_t idx = frame_read_byte(pfn, 0);
       uint32_t g = frame_read_byte(pfn, 1);
       // Read after the token: split keeps the pages, so a later generation may rewrite the
@@ -117,7 +109,7 @@ TEST_P(CollapseRace, PinsSurviveSplitAndCollapse) {
                       << "," << s1 << "]";
       v = static_cast<uint8_t>(v % 250 + 1);
       frame_write_byte(pfn, 100, v);  // the device writes through the pin
-      reg_->pins[pfn].fetch_sub(1);
+      race_.reg()->pins[pfn].fetch_sub(1);
       unpin_user_pages_dirty_lock(&p, 1, true);
       if (load(mm, sample_addr(k) + 100) != v) lost++;
       pinned_total++;
@@ -145,7 +137,7 @@ TEST_P(CollapseRace, PinsSurviveSplitAndCollapse) {
   }
   EXPECT_EQ(bad_token.load(), 0) << "a pinned page was not mapped at its address during the call";
   EXPECT_EQ(lost.load(), 0) << "lost-write: a device write through a pin did not reach the process";
-  EXPECT_EQ(reg_->freed_while_pinned.load(), 0) << "a pinned frame was freed";
+  EXPECT_EQ(race_.reg()->freed_while_pinned.load(), 0) << "a pinned frame was freed";
   EXPECT_GT(pinned_total.load(), 0);
   EXPECT_GT(collapses.load(), 0);
   EXPECT_EQ(counter_read(CNT_bad_page), 0u);

@@ -45,19 +45,11 @@ class PtReclaimRace : public testing::TestWithParam<race_config> {
     cfg_.pte = c.pte;
     cfg_.pt_reclaim = true;
     cfg_.frames = 1ul << 21;
-apply_race_unsafe_env(cfg_);  // GUPFAST_RACE_UNSAFE: same races, a mutant
-    ASSERT_EQ(machine_create(cfg_), 0);
-    reg_ = std::make_unique<pin_registry>(cfg_.frames);
-    physmem_set_hooks({pin_registry::frame_freed, nullptr, reg_.get()});
-    sync::set_amplify(true, 11);
+    race_.start(cfg_, 11);
   }
-  void TearDown() override {
-    sync::set_amplify(false, 0);
-    physmem_set_hooks({});
-    machine_destroy();
-  }
+  void TearDown() override { race_.stop(); }
   machine_config cfg_;
-  std::unique_ptr<pin_registry> reg_;
+  race_machine race_;
 };
 
 TEST_P(PtReclaimRace, PinsAndFaultsRaceTableReclaim) {
@@ -95,7 +87,7 @@ TEST_P(PtReclaimRace, PinsAndFaultsRaceTableReclaim) {
                     : pin_user_pages_fast(mm, sample_addr(k), 1, FOLL_WRITE, &p);
       if (n != 1) continue;
       unsigned long pfn = page_to_pfn(p);
-      reg_->pins[pfn].fetch_add(1);
+      race_.reg()->pins[pfn].fetch_add(1);
       uint32_t s1 = gen_started.load(), d = gen_done.load();
       uint8_t idx = frame_read_byte(pfn, 0);
       uint32_t g = frame_read_byte(pfn, 1) | frame_read_byte(pfn, 2) << 8 | frame_read_byte(pfn, 3) << 16;
@@ -105,7 +97,7 @@ TEST_P(PtReclaimRace, PinsAndFaultsRaceTableReclaim) {
       if (!ok && bad.fetch_add(1) == 0)
         ADD_FAILURE() << (slow ? "slow" : "fast") << " pin of page " << k << " pfn " << pfn << " token "
                       << int(idx) << "/" << g << " window [" << s0 << "," << s1 << "] done " << d;
-      reg_->pins[pfn].fetch_sub(1);
+      race_.reg()->pins[pfn].fetch_sub(1);
       unpin_user_page(p);
       pinned_total++;
       if (slow) slow_pins++;
@@ -133,7 +125,7 @@ TEST_P(PtReclaimRace, PinsAndFaultsRaceTableReclaim) {
     mmput(mm);
   }
   EXPECT_EQ(bad.load(), 0) << "a pinned page was not mapped at its address during the call";
-  EXPECT_EQ(reg_->freed_while_pinned.load(), 0) << "a pinned frame was freed";
+  EXPECT_EQ(race_.reg()->freed_while_pinned.load(), 0) << "a pinned frame was freed";
   EXPECT_EQ(counter_read(CNT_bad_page), 0u);
   EXPECT_GT(counter_read(CNT_pt_reclaim_freed), 100u);
   EXPECT_GT(slow_pins.load(), 0);

@@ -46,8 +46,12 @@ std::string race_name(const ::testing::TestParamInfo<race_config>& i) {
 }
 
 // Token of page i, generation g: g in bytes 1..3, then i + 1 in byte 0.
+// Reclaim and migration keep the data, so a token is rewritten in place: byte 0 is cleared
+// first, so a reader never pairs the old idx with a half-written generation (255 -> 256
+// changes two bytes).
 void write_token(mm_struct* mm, unsigned long base, int i, uint32_t g) {
   unsigned long a = base + i * PAGE_SIZE;
+  ASSERT_EQ(mm_store(mm, a, 0), 0);
   for (int b = 0; b < 3; b++) ASSERT_EQ(mm_store(mm, a + 1 + b, uint8_t(g >> (8 * b))), 0);
   ASSERT_EQ(mm_store(mm, a, uint8_t(i + 1)), 0);
 }
@@ -62,18 +66,10 @@ class ReplaceRace : public ::testing::TestWithParam<race_config> {
     cfg.pte = c.pte;
     cfg.frames = 1ul << 20;
     cfg.poison = true;  // a freed frame never looks like a page of ours
-    apply_race_unsafe_env(cfg);  // GUPFAST_RACE_UNSAFE: same races, a mutant
-    ASSERT_EQ(machine_create(cfg), 0);
-    reg_ = std::make_unique<pin_registry>(cfg.frames);
-    physmem_set_hooks({pin_registry::frame_freed, nullptr, reg_.get()});
-    sync::set_amplify(true, 7);
+    race_.start(cfg, 7);  // GUPFAST_RACE_UNSAFE applies: same races, a mutant
   }
-  void TearDown() override {
-    sync::set_amplify(false, 0);
-    physmem_set_hooks({});
-    machine_destroy();
-  }
-  std::unique_ptr<pin_registry> reg_;
+  void TearDown() override { race_.stop(); }
+  race_machine race_;
 };
 
 TEST_P(ReplaceRace, PinnedPagesWereMappedAndStayAllocated) {
@@ -123,7 +119,7 @@ TEST_P(ReplaceRace, PinnedPagesWereMappedAndStayAllocated) {
     while (!stop.load()) {
       uint32_t s0 = gen_started.load();
       long n = pin_user_pages_fast(mm, base, NPAGES, FOLL_WRITE, pages);
-      for (long i = 0; i < n; i++) reg_->pins[page_to_pfn(pages[i])].fetch_add(1);
+      for (long i = 0; i < n; i++) race_.reg()->pins[page_to_pfn(pages[i])].fetch_add(1);
       uint32_t d = gen_done.load();
       struct token { uint8_t idx; uint32_t g; } tok[NPAGES];
       for (long i = 0; i < n; i++) {
@@ -149,7 +145,7 @@ TEST_P(ReplaceRace, PinnedPagesWereMappedAndStayAllocated) {
         dma = dma == 255 ? 1 : dma + 1;
         frame_write_byte(page_to_pfn(pages[0]), 200, dma);
       }
-      for (long i = 0; i < n; i++) reg_->pins[page_to_pfn(pages[i])].fetch_sub(1);
+      for (long i = 0; i < n; i++) race_.reg()->pins[page_to_pfn(pages[i])].fetch_sub(1);
       if (n > 0) {
         unpin_user_pages_dirty_lock(pages, n, true);
         pinned_total += n;
@@ -168,7 +164,7 @@ TEST_P(ReplaceRace, PinnedPagesWereMappedAndStayAllocated) {
     mmput(mm);
   }
   EXPECT_EQ(bad.load(), 0) << "a pinned page was not mapped at its address during the call";
-  EXPECT_EQ(reg_->freed_while_pinned.load(), 0) << "a pinned frame was freed";
+  EXPECT_EQ(race_.reg()->freed_while_pinned.load(), 0) << "a pinned frame was freed";
   EXPECT_EQ(lost.load(), 0) << "a device write through a pin was lost";
   EXPECT_GT(pinned_total.load(), 0);
   EXPECT_EQ(machine_frames_in_use(), 0u);

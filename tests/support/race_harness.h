@@ -3,6 +3,7 @@
 // runs the same races against a mutant (docs/gup.md, section 3).
 #pragma once
 #include <atomic>
+#include <memory>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -34,5 +35,32 @@ inline void apply_race_unsafe_env(machine_config& cfg) {
   ASSERT_TRUE(mask) << "unknown unsafe step " << bad;
   cfg.unsafe = *mask;
 }
+
+// The machine of one real-thread race test: GUPFAST_RACE_UNSAFE applied to cfg, a pin
+// registry on the allocator's free hook, yield points amplified with seed. For a fixture's
+// SetUp/TearDown.
+class race_machine {
+ public:
+  void start(machine_config cfg, uint64_t seed) {
+    apply_race_unsafe_env(cfg);
+    ASSERT_EQ(machine_create(cfg), 0);
+    started_ = true;
+    reg_ = std::make_unique<pin_registry>(cfg.frames);
+    physmem_set_hooks({pin_registry::frame_freed, nullptr, reg_.get()});
+    sync::set_amplify(true, seed);
+  }
+  void stop() {
+    if (!started_) return;
+    sync::set_amplify(false, 0);
+    physmem_set_hooks({});
+    machine_destroy();
+    started_ = false;
+  }
+  pin_registry* reg() { return reg_.get(); }
+
+ private:
+  bool started_ = false;
+  std::unique_ptr<pin_registry> reg_;
+};
 
 }  // namespace gupfast::test
