@@ -14,6 +14,7 @@
 #include "machine/machine.h"
 #include "mm/mm.h"
 
+#include "support/mm_owner.h"
 #include "support/probe.h"
 
 namespace gupfast::test {
@@ -26,7 +27,7 @@ inline int ref_pfn(unsigned long pfn) { return ref(pfn_to_page(pfn)); }
 
 // The machine for one test. TearDown puts every mm the test made and checks that every
 // frame came back to the allocator (machine_frames_in_use() == 0).
-class GupFixture : public ::testing::Test {
+class GupFixture : public ::testing::Test, public mm_owner {
  protected:
   virtual machine_config config() { return machine_config{}; }
 
@@ -41,9 +42,7 @@ class GupFixture : public ::testing::Test {
   }
 
   void TearDown() override {
-    for (mm_struct* m : mms_)
-      if (m) mmput(m);
-    mms_.clear();
+    put_all_mms();
     if (created_) {
       EXPECT_EQ(machine_frames_in_use(), 0ul) << "leak at teardown: " << machine_describe();
     }
@@ -51,26 +50,6 @@ class GupFixture : public ::testing::Test {
     if (created_) machine_destroy();
   }
 
-  mm_struct* new_mm() {
-    mm_struct* m = mm_alloc();
-    EXPECT_NE(m, nullptr);
-    mms_.push_back(m);
-    return m;
-  }
-  mm_struct* fork_mm(mm_struct* parent) {
-    int err = 1;
-    mm_struct* m = dup_mm(parent, &err);
-    EXPECT_EQ(err, 0);
-    EXPECT_NE(m, nullptr);
-    mms_.push_back(m);
-    return m;
-  }
-  // exit() now instead of at teardown.
-  void put_mm(mm_struct* m) {
-    for (auto& x : mms_)
-      if (x == m) x = nullptr;
-    mmput(m);
-  }
   unsigned long map(unsigned long len, int prot = PROT_READ_ | PROT_WRITE_, int flags = MAP_PRIVATE_,
                     unsigned long addr = 0, mm_struct* m = nullptr) {
     long a = vm_mmap(m ? m : mm, addr, len, prot, flags);
@@ -84,7 +63,6 @@ class GupFixture : public ::testing::Test {
 
   mm_struct* mm = nullptr;
   std::optional<cpu_scope> cpu_;
-  std::vector<mm_struct*> mms_;
   bool created_ = false;
 };
 

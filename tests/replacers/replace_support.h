@@ -16,6 +16,7 @@
 #include "mm/split.h"
 #include "mm/swap.h"
 #include "mm/vmscan.h"
+#include "support/mm_owner.h"
 #include "support/probe.h"
 
 namespace gupfast::test {
@@ -72,7 +73,7 @@ inline folio* folio_at(mm_struct* mm, unsigned long addr) {
 
 // A machine per test; teardown puts every mm and checks that frames, swap slots and the
 // LRU are all empty again.
-class ReplaceFixture : public ::testing::Test {
+class ReplaceFixture : public ::testing::Test, public mm_owner {
  protected:
   virtual machine_config config() { return machine_config{}; }
 
@@ -85,9 +86,7 @@ class ReplaceFixture : public ::testing::Test {
   }
   void TearDown() override {
     sync::set_yield_hook(nullptr, nullptr);
-    for (mm_struct* m : mms_)
-      if (m) mmput(m);
-    mms_.clear();
+    put_all_mms();
     if (created_ && check_leaks_) {
       EXPECT_EQ(machine_frames_in_use(), 0ul) << "frame leak: " << machine_describe();
       EXPECT_EQ(swap_slots_in_use(), 0ul) << "swap slot leak";
@@ -97,19 +96,6 @@ class ReplaceFixture : public ::testing::Test {
     if (created_) machine_destroy();
   }
 
-  mm_struct* new_mm() {
-    mm_struct* m = mm_alloc();
-    EXPECT_NE(m, nullptr);
-    mms_.push_back(m);
-    return m;
-  }
-  mm_struct* fork_mm(mm_struct* parent) {
-    int err = 1;
-    mm_struct* m = dup_mm(parent, &err);
-    EXPECT_EQ(err, 0);
-    mms_.push_back(m);
-    return m;
-  }
   unsigned long map(unsigned long addr, unsigned long len, int flags = MAP_PRIVATE_, mm_struct* m = nullptr) {
     long a = vm_mmap(m ? m : mm, addr, len, PROT_READ_ | PROT_WRITE_, flags);
     EXPECT_EQ(a, static_cast<long>(addr));
@@ -118,7 +104,6 @@ class ReplaceFixture : public ::testing::Test {
 
   mm_struct* mm = nullptr;
   std::optional<cpu_scope> cpu_;
-  std::vector<mm_struct*> mms_;
   bool created_ = false;
   bool check_leaks_ = true;  // mutant tests leave a broken machine behind
 };

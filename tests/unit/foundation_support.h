@@ -17,6 +17,7 @@
 #include "mm/mm.h"
 #include "tlb/tlbflush.h"
 
+#include "support/mm_owner.h"
 #include "support/probe.h"
 
 namespace gupfast::test {
@@ -131,7 +132,7 @@ class cpu_thread {
 // A machine per test, created in SetUp from config() and destroyed in TearDown, with the
 // main thread registered as a CPU. TearDown puts every mm the test made with new_mm() and
 // checks that every frame came back (the leak check).
-class MachineTest : public ::testing::Test {
+class MachineTest : public ::testing::Test, public mm_owner {
  protected:
   virtual machine_config config() { return machine_config{}; }
 
@@ -143,9 +144,7 @@ class MachineTest : public ::testing::Test {
   }
 
   void TearDown() override {
-    for (mm_struct* mm : mms_)
-      if (mm) mmput(mm);
-    mms_.clear();
+    put_all_mms();
     if (created_) {
       EXPECT_EQ(machine_frames_in_use(), 0ul) << "leak at teardown: " << machine_describe();
       EXPECT_EQ(counter_read(CNT_tables_allocated), counter_read(CNT_tables_freed));
@@ -154,27 +153,7 @@ class MachineTest : public ::testing::Test {
     if (created_) machine_destroy();
   }
 
-  mm_struct* new_mm() {
-    mm_struct* mm = mm_alloc();
-    EXPECT_NE(mm, nullptr);
-    mms_.push_back(mm);
-    return mm;
-  }
-  // fork(): the child is put at teardown too.
-  mm_struct* fork_mm(mm_struct* parent) {
-    int err = 1;
-    mm_struct* mm = dup_mm(parent, &err);
-    EXPECT_EQ(err, 0);
-    EXPECT_NE(mm, nullptr);
-    mms_.push_back(mm);
-    return mm;
-  }
   // mmput now (exit) instead of at teardown.
-  void put_mm(mm_struct* mm) {
-    for (auto& m : mms_)
-      if (m == mm) m = nullptr;
-    mmput(mm);
-  }
   unsigned long map(mm_struct* mm, unsigned long len, int prot = PROT_READ_ | PROT_WRITE_,
                     int flags = MAP_PRIVATE_, unsigned long addr = 0) {
     long a = vm_mmap(mm, addr, len, prot, flags);
@@ -183,7 +162,6 @@ class MachineTest : public ::testing::Test {
   }
 
   std::optional<cpu_scope> cpu_;
-  std::vector<mm_struct*> mms_;
   bool created_ = false;
 };
 
