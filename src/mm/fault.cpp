@@ -158,7 +158,12 @@ vm_fault_t wp_page_copy(vm_area_struct* vma, unsigned long addr, pmd_t* pmdp, pt
   folio_add_new_anon_rmap(nf, vma, addr);
   folio_add_lru(nf);
   set_pte(ptep, entry);
-  if (old) old->page._mapcount.fetch_sub(1, sync::relaxed);
+  // folio_remove_rmap_pte(old, page): the page orig maps, not the folio's head. A
+  // PTE-mapped THP (after split_huge_pmd) counts mappings per page; taking the COWed
+  // tail's mapping off the head left the tail "mapped" with no PTE and no reference, and
+  // the head below -1. folio_mapcount() (a sum) hid it until reclaim's split_folio made
+  // each page a folio of its own: the tail then stayed in the swap cache forever (leak).
+  if (old) pfn_to_page(pte_pfn(orig))->_mapcount.fetch_sub(1, sync::relaxed);
   else mm->rss_anon.fetch_add(1, sync::relaxed);
   seq.end();
   sync::spin_unlock(ptl);

@@ -57,7 +57,12 @@ int __split_huge_pmd(vm_area_struct* vma, pmd_t* pmdp, unsigned long addr) {
   sync::spinlock_t* ptl = pmd_lockptr(mm, pmdp);
   sync::spin_lock(ptl);
   pmd_t old = pmdp_get(pmdp);
-  if (!pmd_leaf(old) || !(old.pmd & _PAGE_PRESENT)) {
+  // Any leaf, PROT_NONE ones included (_PAGE_PROTNONE, no _PAGE_PRESENT: khugepaged
+  // collapses PROT_NONE VMAs too). Testing _PAGE_PRESENT here skipped those, so mprotect
+  // left a PROT_NONE leaf under an accessible VMA, and copy_huge_pmd's split-and-retry
+  // handed copy_page_range a leaf. The invalidated leaf below is never seen here: it only
+  // exists while a splitter holds this PMD lock.
+  if (!pmd_leaf(old)) {
     sync::spin_unlock(ptl);
     pagetable_free(table);
     return 0;
@@ -156,7 +161,13 @@ int copy_huge_pmd(vm_area_struct* dst_vma, vm_area_struct* src_vma, pmd_t* dst_p
   sync::spin_lock(dst_ptl);
   sync::spin_lock(src_ptl);
   pmd_t pmd = pmdp_get(src_pmdp);
-  if (!pmd_leaf(pmd) || !(pmd.pmd & _PAGE_PRESENT)) {
+  // -EAGAIN only if the PMD is no longer a leaf (the kernel's !pmd_trans_huge): the caller
+  // then copies it at PTE level, so it must be a PTE table. A PROT_NONE leaf (_PAGE_PROTNONE
+  // without _PAGE_PRESENT, e.g. collapsed in a PROT_NONE VMA) is copied like any leaf: taking
+  // it for "being split" (testing _PAGE_PRESENT) sent a leaf to copy_pte_range, whose
+  // pte_offset_map_lock() returned NULL (the fork segfault). Under the PMD lock no split is
+  // in progress: __split_huge_pmd's invalidated leaf lives only inside that lock.
+  if (!pmd_leaf(pmd)) {
     sync::spin_unlock(src_ptl);
     sync::spin_unlock(dst_ptl);
     return -EAGAIN;
@@ -171,7 +182,8 @@ int copy_huge_pmd(vm_area_struct* dst_vma, vm_area_struct* src_vma, pmd_t* dst_p
       folio_put(f);
       sync::spin_unlock(src_ptl);
       sync::spin_unlock(dst_ptl);
-      __split_huge_pmd(src_vma, src_pmdp, addr);
+      // -EAGAIN promises a PTE table: a split that failed (-ENOMEM) left the leaf.
+      if (int err = __split_huge_pmd(src_vma, src_pmdp, addr)) return err;
       return -EAGAIN;
     }
     ClearPageAnonExclusive(head);

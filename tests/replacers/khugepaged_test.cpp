@@ -145,6 +145,62 @@ TEST_P(Collapse, ReferencedPageBacksOff) {
   EXPECT_EQ(check_region(mm, HREGION, true), -1);
 }
 
+// A PROT_NONE VMA collapses into a PROT_NONE leaf: _PAGE_PSE | _PAGE_PROTNONE without
+// _PAGE_PRESENT. That is a leaf mapping the folio like any other, not the transient
+// pmdp_invalidate state of a split in progress (which clears _PAGE_PROTNONE too, and which
+// no one holding the PMD lock ever sees). mprotect must split it, or the VMA would become
+// accessible over a leaf that stays PROT_NONE (every access faulting forever).
+TEST_P(Collapse, ProtNoneLeafSplitsOnMprotect) {
+  small_pages(/*holes=*/false);
+  ASSERT_EQ(do_mprotect(mm, HREGION, PMD_SIZE, 0), 0);
+  collapse_stats st;
+  ASSERT_EQ(collapse_pmd_range(mm, HREGION, &st), 0) << to_string(st.result);
+  pmd_t pmd{pmd_entry(mm, HREGION)};
+  ASSERT_TRUE(pmd_leaf(pmd) && pmd_protnone(pmd)) << std::hex << pmd.pmd;
+  EXPECT_EQ(load(mm, HREGION), -EFAULT);
+  ASSERT_EQ(do_mprotect(mm, HREGION, PMD_SIZE, PROT_READ_ | PROT_WRITE_), 0);
+  ASSERT_FALSE(pmd_leaf(pmd_t{pmd_entry(mm, HREGION)})) << "the PROT_NONE leaf was not split";
+  EXPECT_EQ(check_region(mm, HREGION, false), -1);
+  ASSERT_EQ(mm_store(mm, HREGION + 9 * PG, 0x3c), 0);
+  EXPECT_EQ(mapped_pfn(mm, HREGION + 9 * PG), long(st.pfn + 9)) << "exclusive: written in place";
+}
+
+// fork of a PROT_NONE leaf (the stress crash: gupfast stress --strategy rcu --mutators all
+// --amplify --ops 6000 --seed 5). copy_huge_pmd took the leaf for "being split" and returned
+// -EAGAIN without splitting; copy_page_range then ran copy_pte_range on the leaf, whose
+// pte_offset_map_lock() found no PTE table and returned NULL: a NULL dereference. The child
+// must share the leaf, write-protected, as for any other leaf.
+TEST_P(Collapse, ProtNoneLeafIsCopiedByFork) {
+  small_pages(/*holes=*/false);
+  ASSERT_EQ(do_mprotect(mm, HREGION, PMD_SIZE, 0), 0);
+  collapse_stats st;
+  ASSERT_EQ(collapse_pmd_range(mm, HREGION, &st), 0) << to_string(st.result);
+  pmd_t pmd{pmd_entry(mm, HREGION)};
+  ASSERT_TRUE(pmd_leaf(pmd) && pmd_protnone(pmd)) << std::hex << pmd.pmd;
+  mm_struct* child = fork_mm(mm);
+  ASSERT_NE(child, nullptr);
+  pmd_t cpmd{pmd_entry(child, HREGION)};
+  EXPECT_TRUE(pmd_leaf(cpmd) && pmd_protnone(cpmd)) << std::hex << cpmd.pmd;
+  EXPECT_EQ(pmd_pfn(cpmd), st.pfn);
+  folio* hf = page_folio(pfn_to_page(st.pfn));
+  EXPECT_EQ(folio_entire_mapcount(hf), 2);
+  EXPECT_EQ(folio_ref_count(hf), 2);
+  EXPECT_FALSE(PageAnonExclusive(&hf->page));
+  EXPECT_EQ(child->rss_anon.load(sync::relaxed), HPAGE_PMD_NR);
+  EXPECT_EQ(load(child, HREGION), -EFAULT);
+  // Accessible again in both: each splits its leaf and sees the data; a write is a COW.
+  for (mm_struct* m : {mm, child}) {
+    ASSERT_EQ(do_mprotect(m, HREGION, PMD_SIZE, PROT_READ_ | PROT_WRITE_), 0);
+    ASSERT_FALSE(pmd_leaf(pmd_t{pmd_entry(m, HREGION)}));
+    EXPECT_EQ(check_region(m, HREGION, false), -1);
+  }
+  ASSERT_EQ(mm_store(child, HREGION + 5 * PG, 0xee), 0);
+  EXPECT_NE(mapped_pfn(child, HREGION + 5 * PG), long(st.pfn + 5));
+  EXPECT_EQ(check_region(mm, HREGION, false), -1);
+  put_mm(child);
+  EXPECT_EQ(check_region(mm, HREGION, false), -1);
+}
+
 GUP_INSTANTIATE_ALL(Collapse);
 
 class CollapseCases : public GupFixture {};

@@ -71,6 +71,33 @@ TEST_P(Split, ForkSharedThpSplitsInBothMms) {
   EXPECT_EQ(check(child, HREGION, 8, 9), -1);
 }
 
+// A COW of one page of a PTE-mapped THP (wp_page_copy) takes the mapping off that page,
+// not off the head (folio_remove_rmap_pte(folio, page)). Charged to the head, the tail
+// kept a mapcount with no PTE and no reference: folio_mapcount() (the sum) still looked
+// right, but once reclaim's split_folio made each page its own folio the tail stayed
+// "mapped" forever, in the swap cache and on the LRU (the stress harness's reclaim+fork
+// leak).
+TEST_P(Split, CowOfPteMappedThpTailUnmapsThatPage) {
+  unsigned long head = make_thp(mm, 6);
+  mm_struct* child = fork_mm(mm);
+  constexpr int K = 7;
+  unsigned long a = HREGION + K * PAGE_SIZE;
+  // The shared leaf is split in the child (do_huge_pmd_wp_page), then page K is copied.
+  ASSERT_EQ(mm_store(child, a, 0x5A), 0);
+  ASSERT_FALSE(lookup(child, HREGION).leaf);
+  ASSERT_TRUE(lookup(mm, HREGION).leaf);
+  EXPECT_NE(mapped_pfn(child, a), long(head + K)) << "page K was not copied";
+  EXPECT_EQ(page_mapcount(pfn_to_page(head + K)), 0) << "the copied tail still counts the child's PTE";
+  EXPECT_EQ(page_mapcount(pfn_to_page(head)), 1) << "the child's PTE for the head";
+  EXPECT_EQ(folio_mapcount(page_folio(pfn_to_page(head))), HPAGE_PMD_NR) << "parent's leaf + 511 child PTEs";
+  put_mm(child);
+  // Now only the parent's leaf maps it: reclaim splits it and swaps out every page.
+  reclaim_stats st;
+  EXPECT_EQ(reclaim_range(mm, HREGION, PMD_SIZE, &st), HPAGE_PMD_NR) << "a tail stayed mapped after the split";
+  EXPECT_EQ(counter_read(CNT_split_done), 1u);
+  EXPECT_EQ(check(mm, HREGION, HPAGE_PMD_NR, 6), -1);
+}
+
 TEST_P(Split, PinnedThpIsNotSplit) {
   make_thp(mm, 6);
   page* p = nullptr;
