@@ -30,8 +30,10 @@ tsan: deps
 	@cmake --build build/tsan -j $(JOBS)
 	cd build/tsan && TSAN_OPTIONS="suppressions=$(CURDIR)/scripts/tsan.supp" ctest --output-on-failure -j $(JOBS) -LE no-tsan
 
+# Full mode (a few minutes): the table on stdout, the report in $(BUILD)/bench.json, the
+# plots in $(BUILD)/bench-plots/ (docs/benchmarks.md).
 bench: build
-	$(BUILD)/bench/bench_gup
+	$(BUILD)/tools/gupfast/gupfast bench --json $(BUILD)/bench.json --plots $(BUILD)/bench-plots
 
 clean:
 	rm -rf build

@@ -3,7 +3,7 @@
 # Usage: scripts/deps.sh            (called by `make demo` / `make test`)
 set -euo pipefail
 pkgs=(cmake g++ make pkg-config libgtest-dev libgmock-dev libbenchmark-dev liburcu-dev
-      libcli11-dev nlohmann-json3-dev libfmt-dev libboost-context-dev liburing-dev)
+      libcli11-dev nlohmann-json3-dev libfmt-dev libboost-context-dev liburing-dev gnuplot-nox)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -36,6 +36,7 @@ folio* try_get_folio(page* p, int refs) {
       count_event(CNT_stop_ref_zero);
       return nullptr;
     }
+    page_table_check_gup_get(f, refs);
     sync::yield_point("try_get_folio:after_ref");
     // [FOLIO-RECHECK] The folio is stable now (we hold a reference), but between
     // page_folio() and the increment it may have been split or freed and reallocated as
@@ -43,6 +44,7 @@ folio* try_get_folio(page* p, int refs) {
     // Races with split_folio (tail compound_head rewritten) and __free_pages.
     if (!is_unsafe(NO_FOLIO_RECHECK) && page_folio(p) != f) {
       count_event(CNT_stop_folio_changed);
+      page_table_check_gup_put(f, refs);
       folio_put_refs(f, refs);
       continue;
     }
@@ -64,6 +66,7 @@ folio* try_grab_folio_fast(page* p, int refs, unsigned flags) {
   if (flags & FOLL_GET) return f;
   if (!f) return nullptr;
   if ((flags & FOLL_LONGTERM) && !folio_is_longterm_pinnable(f)) {
+    page_table_check_gup_put(f, refs);
     folio_put_refs(f, refs);
     count_event(CNT_stop_longterm);
     return nullptr;
@@ -95,13 +98,19 @@ int try_grab_folio(folio* f, int refs, unsigned flags) {
     } else {
       folio_ref_add(f, refs * GUP_PIN_COUNTING_BIAS);
     }
+  } else {
+    return 0;
   }
+  page_table_check_gup_get(f, refs);
   return 0;
 }
 
 void gup_put_folio(folio* f, int refs, unsigned flags) {
   if (flags & FOLL_PIN) {
     if (is_zero_folio(f)) return;
+  }
+  page_table_check_gup_put(f, refs);
+  if (flags & FOLL_PIN) {
     if (folio_has_pincount(f))
       f->page._pincount.fetch_sub(refs, sync::relaxed);
     else

@@ -62,6 +62,7 @@ bool gup_fast_pte_range(pmd_t pmd, pmd_t* pmdp, unsigned long addr, unsigned lon
     // reference first and then recheck the PMD and the PTE ([PTE-RECHECK]); on mismatch
     // we drop the reference and stop.
     pte_t pte = ptep_get_lockless(ptep);
+    page_table_check_walk_read(ptep);
     sync::yield_point("gup_fast:after_pte_load");
     if (!pte_present(pte)) {
       stop(CNT_stop_not_present);
@@ -160,6 +161,7 @@ bool gup_fast_pmd_range(pud_t pud, unsigned long addr, unsigned long end, unsign
     // frees. One load; the PTE table or leaf is found from this copy, and rechecked after
     // the grab ([PTE-RECHECK] compares pmd to *pmdp, [LEAF-RECHECK] the leaf).
     pmd_t pmd = pmdp_get_lockless(pmdp);
+    page_table_check_walk_read(pmdp);
     sync::yield_point("gup_fast:after_pmd_load");
     unsigned long next = pmd_addr_end(addr, end);
     if (!pmd_present(pmd)) {
@@ -185,6 +187,7 @@ bool gup_fast_pud_range(pgd_t pgd, unsigned long addr, unsigned long end, unsign
   pud_t* pudp = pud_offset_lockless(pgd, addr);
   do {
     pud_t pud = pudp_get(pudp);
+    page_table_check_walk_read(pudp);
     unsigned long next = pud_addr_end(addr, end);
     if (!pud_present(pud)) {
       stop(CNT_stop_not_present);
@@ -202,6 +205,7 @@ void gup_fast_pgd_range(mm_struct* mm, unsigned long addr, unsigned long end, un
   pgd_t* pgdp = pgd_offset_pgd(mm->pgd, addr);
   do {
     pgd_t pgd = pgdp_get(pgdp);
+    page_table_check_walk_read(pgdp);
     unsigned long next = pgd_addr_end(addr, end);
     if (pgd_none(pgd)) {
       stop(CNT_stop_not_present);
@@ -250,6 +254,7 @@ unsigned long gup_fast(mm_struct* mm, unsigned long start, unsigned long end, un
     case table_strategy::ipi: {
       // Irqs off: the shootdown IPI that precedes any table free waits for us.
       unsigned long irq = sync::local_irq_save();
+      page_table_check_walk_begin();
       gup_fast_pgd_range(mm, start, end, flags, pages, &nr, nullptr);
       sync::local_irq_restore(irq);
       break;
@@ -259,6 +264,7 @@ unsigned long gup_fast(mm_struct* mm, unsigned long start, unsigned long end, un
       // tlb_remove_table_sync_one); here both are explicit.
       unsigned long irq = sync::local_irq_save();
       sync::rcu_read_lock();
+      page_table_check_walk_begin();
       gup_fast_pgd_range(mm, start, end, flags, pages, &nr, nullptr);
       sync::rcu_read_unlock();
       sync::local_irq_restore(irq);
@@ -273,6 +279,7 @@ unsigned long gup_fast(mm_struct* mm, unsigned long start, unsigned long end, un
         stop(CNT_stop_seq_changed);
         return 0;
       }
+      page_table_check_walk_begin();
       gup_fast_pgd_range(mm, start, end, flags, pages, &nr, &seq);
       if (!is_unsafe(NO_SEQ_VALIDATE) && !seq.validate()) {
         gup_fast_undo(pages, nr, flags);

@@ -54,13 +54,7 @@ std::optional<uint32_t> parse_unsafe_list(std::string_view list, std::string* ba
 }
 
 std::string unsafe_mask_names(uint32_t mask) {
-  std::string s;
-  for (unsigned i = 0; i < NR_UNSAFE_STEPS; i++) {
-    if (!(mask >> i & 1)) continue;
-    if (!s.empty()) s += ',';
-    s += unsafe_steps[i].name;
-  }
-  return s;
+  return mask_names(mask, NR_UNSAFE_STEPS, [](unsigned i) { return unsafe_steps[i].name; });
 }
 
 const char* to_string(pte_mode m) { return m == pte_mode::pae ? "pae" : "native"; }

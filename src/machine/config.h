@@ -45,6 +45,17 @@ extern const unsafe_info unsafe_steps[NR_UNSAFE_STEPS];
 
 // Parse "a,b,c" of unsafe names into a mask; nullopt (and *bad = the name) if one is unknown.
 std::optional<uint32_t> parse_unsafe_list(std::string_view list, std::string* bad);
+// The names of the bits set in mask, comma-separated, in bit order: name(i) for bit i < n.
+template <class Name>
+std::string mask_names(uint32_t mask, unsigned n, Name name) {
+  std::string s;
+  for (unsigned i = 0; i < n; i++) {
+    if (!(mask >> i & 1)) continue;
+    if (!s.empty()) s += ',';
+    s += name(i);
+  }
+  return s;
+}
 std::string unsafe_mask_names(uint32_t mask);
 
 const char* to_string(pte_mode m);

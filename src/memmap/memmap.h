@@ -23,6 +23,8 @@ struct memmap_hooks {
   void (*frame_freed)(void* ctx, unsigned long pfn, int order) = nullptr;
   void (*frame_allocated)(void* ctx, unsigned long pfn, int order) = nullptr;
   void* ctx = nullptr;
+  // A refcount or free-list inconsistency (the kernel's bad_page()).
+  void (*bad_page)(void* ctx, unsigned long pfn, const char* reason) = nullptr;
 };
 
 struct physmem_stats {
@@ -84,5 +86,6 @@ void frame_zero(unsigned long pfn);
 void frame_fill(unsigned long pfn, uint8_t byte);
 uint8_t frame_read_byte(unsigned long pfn, unsigned off);
 void frame_write_byte(unsigned long pfn, unsigned off, uint8_t v);
+void frame_write_word(unsigned long pfn, unsigned off, uint64_t v);  // off 8-aligned
 
 GUPFAST_NS_END

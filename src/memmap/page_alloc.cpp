@@ -184,10 +184,11 @@ page* alloc_pages(gfp_t gfp, int order) {
   for (unsigned long i = 0; i < (1ul << order); i++) reset_page(pfn_to_page(pfn + i));
   if (gfp & __GFP_ZERO) std::memset(pfn_to_virt(pfn), 0, PAGE_SIZE << order);
   page* p = pfn_to_page(pfn);
+  // The oracle learns of the new incarnation before anyone can take a reference on it.
+  if (g_zone.hooks.frame_allocated) g_zone.hooks.frame_allocated(g_zone.hooks.ctx, pfn, order);
   // The new owner's first reference. Release: a GUP-fast that wins folio_ref_try_add() on
   // this recycled page sees the reset metadata (and then fails its PTE recheck).
   p->_refcount.store(1, sync::release);
-  if (g_zone.hooks.frame_allocated) g_zone.hooks.frame_allocated(g_zone.hooks.ctx, pfn, order);
   return p;
 }
 
@@ -197,6 +198,7 @@ void __free_pages(page* p, int order) {
     // bad_page(): freeing a free block (a refcount went to zero twice). Report and leak
     // it rather than corrupt the free lists.
     count_event(CNT_bad_page);
+    if (g_zone.hooks.bad_page) g_zone.hooks.bad_page(g_zone.hooks.ctx, pfn, "free of a free block");
     return;
   }
   if (g_zone.hooks.frame_freed) g_zone.hooks.frame_freed(g_zone.hooks.ctx, pfn, order);
@@ -297,6 +299,11 @@ uint8_t frame_read_byte(unsigned long pfn, unsigned off) {
 
 void frame_write_byte(unsigned long pfn, unsigned off, uint8_t v) {
   sync::store(pfn_to_virt(pfn) + off, v, sync::relaxed);
+}
+
+// A device's 8-byte DMA write (off 8-aligned): one access, as a bus write of a word.
+void frame_write_word(unsigned long pfn, unsigned off, uint64_t v) {
+  sync::store(reinterpret_cast<uint64_t*>(pfn_to_virt(pfn) + off), v, sync::relaxed);
 }
 
 GUPFAST_NS_END

@@ -17,12 +17,17 @@ namespace {
 // or for the IPI this access holds off (ipi).
 bool hw_walk(mm_struct* mm, unsigned long addr, bool write, pteval_t* out) {
   for (;;) {
-    pgd_t pgd = pgdp_get(pgd_offset_pgd(mm->pgd, addr));
+    pgd_t* pgdp = pgd_offset_pgd(mm->pgd, addr);
+    pgd_t pgd = pgdp_get(pgdp);
+    page_table_check_walk_read(pgdp);
     if (!pgd_present(pgd)) return false;
-    pud_t pud = pudp_get(pud_offset_lockless(pgd, addr));
+    pud_t* pudp = pud_offset_lockless(pgd, addr);
+    pud_t pud = pudp_get(pudp);
+    page_table_check_walk_read(pudp);
     if (!pud_present(pud)) return false;
     pmd_t* pmdp = pmd_offset_lockless(pud, addr);
     pmd_t pmd = pmdp_get_lockless(pmdp);
+    page_table_check_walk_read(pmdp);
     if (!pmd_present(pmd)) return false;
     if (pmd_leaf(pmd)) {
       if (!pmd_access_permitted(pmd, write)) return false;
@@ -35,6 +40,7 @@ bool hw_walk(mm_struct* mm, unsigned long addr, bool write, pteval_t* out) {
     }
     pte_t* ptep = pte_offset_lockless(pmd, addr);
     pte_t pte = ptep_get_lockless(ptep);
+    page_table_check_walk_read(ptep);
     if (!pte_access_permitted(pte, write)) return false;
     pteval_t want = pte.pte | _PAGE_ACCESSED | (write ? _PAGE_DIRTY : 0);
     if (want != pte.pte && !ptep_cmpxchg(ptep, pte, {want})) continue;
@@ -49,6 +55,7 @@ int mm_access(mm_struct* mm, unsigned long addr, bool write, uint8_t* val) {
   switch_mm(mm);
   for (int attempt = 0;; attempt++) {
     unsigned long irq = tlb_access_begin();
+    page_table_check_walk_begin();
     uint64_t gen = mm->tlb_gen.load(sync::relaxed);
     pteval_t pte;
     // A store through a cached translation whose dirty bit is clear re-walks to set it,
@@ -61,6 +68,8 @@ int mm_access(mm_struct* mm, unsigned long addr, bool write, uint8_t* val) {
       unsigned long pfn = pte_pfn({pte});
       unsigned off = addr & (PAGE_SIZE - 1);
       sync::yield_point("mm_access:translated");
+      // The oracle's frame-uaf check: this frame must still be what addr mapped.
+      page_table_check_user_access(mm, addr, pfn, write);
       if (write)
         frame_write_byte(pfn, off, *val);
       else

@@ -18,6 +18,7 @@
 #pragma once
 #include "machine/config.h"
 #include "memmap/memmap.h"
+#include "pgtable/page_table_check.h"
 #include "pgtable/pgtable_types.h"
 
 GUPFAST_NS_BEGIN
@@ -54,6 +55,7 @@ inline pteval_t entry_get_lockless(pteval_t* p) {
 
 // [PAE-SET] set_pte(): make an entry present.
 inline void entry_set(pteval_t* p, pteval_t v) {
+  page_table_check_write check(p);
   if (!pae_mode()) {
     sync::store(p, v, sync::relaxed);
     return;
@@ -66,6 +68,7 @@ inline void entry_set(pteval_t* p, pteval_t v) {
 
 // [PAE-CLEAR] pte_clear()/pmd_clear().
 inline void entry_clear(pteval_t* p) {
+  page_table_check_write check(p);
   if (!pae_mode()) {
     sync::store(p, pteval_t{0}, sync::relaxed);
     return;
@@ -77,13 +80,21 @@ inline void entry_clear(pteval_t* p) {
 }
 
 // One 64-bit atomic access in both modes (set_pmd, set_pte_atomic, *_get_and_clear).
-inline void entry_set_atomic(pteval_t* p, pteval_t v) { sync::store(p, v, sync::relaxed); }
-inline pteval_t entry_xchg(pteval_t* p, pteval_t v) { return sync::xchg(p, v, sync::seq_cst); }
+inline void entry_set_atomic(pteval_t* p, pteval_t v) {
+  page_table_check_write check(p);
+  sync::store(p, v, sync::relaxed);
+}
+inline pteval_t entry_xchg(pteval_t* p, pteval_t v) {
+  page_table_check_write check(p);
+  return sync::xchg(p, v, sync::seq_cst);
+}
 inline bool entry_cmpxchg(pteval_t* p, pteval_t& old, pteval_t v) {
+  page_table_check_write check(p);
   return sync::cmpxchg(p, old, v, sync::seq_cst);
 }
 // clear_bit(_PAGE_BIT_RW): a locked op on the word that holds the bit (the low half in PAE).
 inline void entry_clear_bits_low(pteval_t* p, uint32_t bits) {
+  page_table_check_write check(p);
   if (!pae_mode())
     sync::fetch_and(p, ~pteval_t(bits), sync::seq_cst);
   else
@@ -120,11 +131,11 @@ inline void pmdp_set_wrprotect(pmd_t* pmdp) {
 
 // Upper levels are always written with one 64-bit store.
 inline pud_t pudp_get(pud_t* pudp) { return {sync::load(&pudp->pud, sync::relaxed)}; }
-inline void set_pud(pud_t* pudp, pud_t v) { sync::store(&pudp->pud, v.pud, sync::relaxed); }
-inline void pud_clear(pud_t* pudp) { sync::store(&pudp->pud, pteval_t{0}, sync::relaxed); }
+inline void set_pud(pud_t* pudp, pud_t v) { pgtable_detail::entry_set_atomic(&pudp->pud, v.pud); }
+inline void pud_clear(pud_t* pudp) { pgtable_detail::entry_set_atomic(&pudp->pud, pteval_t{0}); }
 inline pgd_t pgdp_get(pgd_t* pgdp) { return {sync::load(&pgdp->pgd, sync::relaxed)}; }
-inline void set_pgd(pgd_t* pgdp, pgd_t v) { sync::store(&pgdp->pgd, v.pgd, sync::relaxed); }
-inline void pgd_clear(pgd_t* pgdp) { sync::store(&pgdp->pgd, pteval_t{0}, sync::relaxed); }
+inline void set_pgd(pgd_t* pgdp, pgd_t v) { pgtable_detail::entry_set_atomic(&pgdp->pgd, v.pgd); }
+inline void pgd_clear(pgd_t* pgdp) { pgtable_detail::entry_set_atomic(&pgdp->pgd, pteval_t{0}); }
 
 // ---- walking: the next level from a loaded copy of the parent entry ------------------
 // Lockless walkers must use these with the value they loaded, never re-read the parent

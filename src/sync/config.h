@@ -2,7 +2,7 @@
 //
 // The algorithm code (memmap, pgtable, mm, tlb, gup, ...) is written once against the sync
 // seam (sync.h). The seam has two backends: `native` (real threads, std::atomic, signals as
-// IPIs, liburcu) and, later, `model` (fibers under a deterministic scheduler). A backend is
+// IPIs, liburcu) and `model` (fibers under the explorer's scheduler, sync/model.h). A backend is
 // chosen once, here, by one build option; each backend's code lives in its own inline
 // namespace so both can be linked into the same `gupfast` binary.
 #pragma once

@@ -55,5 +55,9 @@ std::string frames_size(unsigned long frames);
 
 // ---- subcommands -------------------------------------------------------------------------
 command add_demo_command(CLI::App& root);
+command add_explore_command(CLI::App& root);
+command add_scenarios_command(CLI::App& root);
+command add_bench_command(CLI::App& root);
+command add_stress_command(CLI::App& root);
 
 }  // namespace gupfast::cli

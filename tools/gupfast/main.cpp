@@ -33,6 +33,10 @@ int main(int argc, char** argv) {
 
   std::vector<cli::command> commands = {
       cli::add_demo_command(app),
+      cli::add_explore_command(app),
+      cli::add_scenarios_command(app),
+      cli::add_bench_command(app),
+      cli::add_stress_command(app),
   };
   app.footer("Run `gupfast <command> --help` for a command's options.");  // root only: after the commands
 

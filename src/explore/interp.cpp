@@ -1,0 +1,271 @@
+// The litmus interpreter: runs a parsed litmus file (explore/litmus.h) under the explorer,
+// on the model backend, and hands the result back as explore/run.h's plain structs.
+//
+// One execution, as the explorer drives it (explore::program):
+//   setup     a small machine of the run's configuration, the oracle (a violation ends the
+//             execution through explore::fail), the process's mm, the setup operations
+//             (each must succeed: a failure is the file's fault, kind "litmus-error");
+//   threads   each litmus thread's operations in order, through check/ops.h, each announced
+//             with explore::annotate("A:12 pin_fast 0x200000 1 write") so the trace names
+//             the litmus line every step belongs to; results are not checked (a racing GUP
+//             may legally take fewer pages, a racing munmap may make a store fault);
+//   finish    pages a thread still holds are released (an implicit unpin), every mm reads
+//             back what devices wrote (lost-write), oracle_finish (refcounts, pins);
+//   teardown  the children and the process exit, the oracle stops, the machine goes.
+//
+// Context: the explorer runs one execution at a time on one OS thread, so the state of the
+// execution in progress is one global (g_run).
+#include "explore/run.h"
+
+#include <cerrno>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "check/ops.h"
+#include "check/oracle.h"
+#include "explore/search.h"
+#include "machine/machine.h"
+#include "mm/mm.h"
+
+GUPFAST_NS_BEGIN
+namespace {
+
+// The machine of one execution: small, so creating it per execution is cheap.
+constexpr unsigned long LITMUS_FRAMES = 2048;
+
+struct litmus_run {
+  const litmus::file* f = nullptr;
+  machine_config cfg;
+  bool machine_up = false, oracle_up = false;
+  mm_struct* mm = nullptr;                 // the process
+  std::vector<mm_struct*> children;        // from fork, oldest first
+  std::vector<check::held_pages> held;     // per thread, then setup's
+};
+litmus_run* g_run = nullptr;
+
+[[noreturn]] void litmus_error(const litmus::op& o, const std::string& what) {
+  explore::fail("litmus-error", fmt::format("{}: setup: {}: {}", o.line, o.text, what));
+}
+
+int prot_of(litmus::prot p) {
+  switch (p) {
+    case litmus::prot::none: return PROT_NONE_;
+    case litmus::prot::r: return PROT_READ_;
+    case litmus::prot::rw: return PROT_READ_ | PROT_WRITE_;
+  }
+  return PROT_NONE_;
+}
+
+check::gup_call gup_call_of(litmus::op_kind k) {
+  switch (k) {
+    case litmus::op_kind::pin_fast: return check::gup_call::pin_fast;
+    case litmus::op_kind::get_fast: return check::gup_call::get_fast;
+    case litmus::op_kind::pin: return check::gup_call::pin;
+    default: return check::gup_call::get;
+  }
+}
+
+// Run one operation for thread tid (setup: the thread count). Returns what it returned,
+// for setup's check.
+long run_op(const litmus::op& o, int tid) {
+  litmus_run& r = *g_run;
+  mm_struct* mm = r.mm;
+  switch (o.kind) {
+    case litmus::op_kind::mmap: {
+      int flags = (o.shared ? MAP_SHARED_ : MAP_PRIVATE_) | (o.thp ? MAP_HUGE_THP : 0);
+      long a = check::op_mmap(mm, o.addr, o.len, prot_of(o.protection), flags);
+      return a == static_cast<long>(o.addr) ? 0 : a < 0 ? a : -EINVAL;
+    }
+    case litmus::op_kind::munmap: return check::op_munmap(mm, o.addr, o.len);
+    case litmus::op_kind::mprotect: return check::op_mprotect(mm, o.addr, o.len, prot_of(o.protection));
+    case litmus::op_kind::madvise_dontneed: return check::op_madvise(mm, o.addr, o.len, MADV_DONTNEED_);
+    case litmus::op_kind::read: {
+      uint8_t v = 0;
+      int rc = check::op_user_read(mm, o.addr, &v);
+      if (rc == 0 && tid < static_cast<int>(r.f->threads.size()))  // the value read, on the steps that follow
+        explore::annotate(fmt::format("{}:{} {} = {:#04x}", r.f->threads[tid].name, o.line, o.text, v));
+      return rc;
+    }
+    case litmus::op_kind::write: return check::op_user_write(mm, o.addr, o.byte);
+    case litmus::op_kind::pin_fast:
+    case litmus::op_kind::get_fast:
+    case litmus::op_kind::pin:
+    case litmus::op_kind::get: {
+      unsigned flags = (o.write ? FOLL_WRITE : 0) | (o.longterm ? FOLL_LONGTERM : 0);
+      return check::op_gup(gup_call_of(o.kind), mm, o.addr, o.npages, flags, &r.held[tid]);
+    }
+    case litmus::op_kind::unpin: check::op_release(&r.held[tid]); return 0;
+    case litmus::op_kind::dma_write:
+      // Each thread is its own device slot; the byte fills the 8-byte word.
+      check::op_dma_write(&r.held[tid], static_cast<unsigned>(tid), 0x0101010101010101ull * o.byte);
+      return 0;
+    case litmus::op_kind::reclaim: return check::op_reclaim(mm, o.addr, o.len);
+    case litmus::op_kind::migrate: return check::op_migrate(mm, o.addr, o.len);
+    case litmus::op_kind::split: return check::op_split(mm, o.addr);
+    case litmus::op_kind::collapse: return check::op_collapse(mm, o.addr);
+    case litmus::op_kind::fork: {
+      int err = 0;
+      mm_struct* child = check::op_fork(mm, &err);
+      if (!child) return err ? err : -ENOMEM;
+      r.children.push_back(child);
+      return 0;
+    }
+  }
+  return -EINVAL;
+}
+
+void litmus_setup() {
+  litmus_run& r = *g_run;
+  // Failures of the harness itself (not the file's): reported as a violation of their own.
+  if (int rc = machine_create(r.cfg)) explore::fail("setup-failed", fmt::format("machine_create returned {}", rc));
+  r.machine_up = true;
+  check::oracle_options oo;
+  oo.on_violation = [](const check::violation& v) { explore::fail(check::to_string(v.kind), v.message); };
+  if (int rc = check::oracle_start(oo)) explore::fail("setup-failed", fmt::format("oracle_start returned {}", rc));
+  r.oracle_up = true;
+  r.mm = check::op_mm_alloc();
+  if (!r.mm) explore::fail("setup-failed", "mm_alloc failed");
+  int setup_slot = static_cast<int>(r.f->threads.size());
+  r.held.assign(setup_slot + 1, check::held_pages{});
+  for (const litmus::op& o : r.f->setup) {
+    explore::annotate(fmt::format("setup:{} {}", o.line, o.text));
+    long rc = run_op(o, setup_slot);
+    // Replacers return pages moved: setup expects them to move something.
+    bool replacer = o.kind == litmus::op_kind::reclaim || o.kind == litmus::op_kind::migrate;
+    bool moved = litmus::is_gup(o.kind) ? rc == o.npages : replacer ? rc > 0 : rc == 0;
+    if (!moved) litmus_error(o, fmt::format("returned {}", rc));
+  }
+}
+
+void litmus_thread(int tid) {
+  const litmus::thread& t = g_run->f->threads[tid];
+  for (const litmus::op& o : t.ops) {
+    explore::annotate(fmt::format("{}:{} {}", t.name, o.line, o.text));
+    run_op(o, tid);
+  }
+}
+
+void litmus_finish() {
+  litmus_run& r = *g_run;
+  explore::annotate("finish");
+  for (check::held_pages& h : r.held)
+    if (!h.empty()) check::op_release(&h);
+  check::op_readback(r.mm);
+  for (mm_struct* c : r.children) check::op_readback(c);
+  check::oracle_finish();
+}
+
+void litmus_teardown() {
+  litmus_run& r = *g_run;
+  // After a violation the execution was abandoned midway: pages may still be held.
+  for (check::held_pages& h : r.held) h = check::held_pages{};
+  for (auto it = r.children.rbegin(); it != r.children.rend(); ++it) check::op_mm_put(*it);
+  r.children.clear();
+  if (r.mm) check::op_mm_put(r.mm);
+  r.mm = nullptr;
+  if (r.oracle_up) check::oracle_stop();
+  r.oracle_up = false;
+  if (r.machine_up) machine_destroy();
+  r.machine_up = false;
+}
+
+machine_config machine_of(const litmus::run_config& c) {
+  machine_config m;
+  m.frames = LITMUS_FRAMES;
+  m.strategy = *parse_strategy(c.strategy);
+  m.tlb = *parse_tlb_mode(c.tlb);
+  m.pte = *parse_pte_mode(c.pte);
+  m.scope = *parse_seq_scope(c.seq_scope);
+  m.pt_reclaim = c.pt_reclaim;
+  m.unsafe = c.unsafe;
+  return m;
+}
+
+}  // namespace
+GUPFAST_NS_END
+
+namespace gupfast::litmus {
+
+std::string run_config::describe() const {
+  std::string s = fmt::format("strategy={} tlb={} pte={}", strategy, tlb, pte);
+  if (strategy == "seqcount" && seq_scope != "table") s += " seq-scope=" + seq_scope;
+  if (pt_reclaim) s += " pt-reclaim=on";
+  return s;
+}
+
+bool parse_note(const file& f, const std::string& note, int* tid, int* line) {
+  size_t colon = note.find(':');
+  if (colon == std::string::npos) return false;
+  std::string who = note.substr(0, colon);
+  int n = 0;
+  size_t i = colon + 1;
+  while (i < note.size() && note[i] >= '0' && note[i] <= '9') n = n * 10 + (note[i++] - '0');
+  if (i == colon + 1) return false;
+  if (who == "setup") {
+    *tid = -1;
+    *line = n;
+    return true;
+  }
+  for (size_t t = 0; t < f.threads.size(); t++)
+    if (f.threads[t].name == who) {
+      *tid = static_cast<int>(t);
+      *line = n;
+      return true;
+    }
+  return false;
+}
+
+run_result run_litmus(const file& f, const run_config& cfg, const search_config& search) {
+  namespace ex = gupfast::explore;
+  litmus_run state;
+  state.f = &f;
+  state.cfg = machine_of(cfg);
+  g_run = &state;
+
+  ex::program p;
+  p.nthreads = static_cast<int>(f.threads.size());
+  p.setup = litmus_setup;
+  p.thread = litmus_thread;
+  p.finish = litmus_finish;
+  p.teardown = litmus_teardown;
+
+  ex::options o;
+  o.mode = search.mode == "random" ? ex::mode::random : search.mode == "pct" ? ex::mode::pct : ex::mode::dfs;
+  o.bound = search.bound;
+  o.iterative = search.iterative;
+  o.runs = search.runs;
+  o.seed = search.seed;
+  o.pct_depth = search.pct_depth;
+  o.shard_index = search.shard_index;
+  o.shard_count = search.shard_count;
+  if (search.max_steps) o.max_steps = search.max_steps;
+  o.replay = search.replay;
+  o.time_limit_s = search.time_limit_s;
+
+  ex::result res = ex::explore(p, o);
+  g_run = nullptr;
+
+  run_result out;
+  out.executions = res.executions;
+  out.exhaustive = res.exhaustive;
+  out.bound_reached = res.bound_reached;
+  out.seconds = res.seconds;
+  if (res.found) {
+    violation_report v;
+    v.kind = res.found->kind;
+    v.message = res.found->message;
+    v.replay = res.found->replay;
+    v.preemptions = res.found->preemptions;
+    for (const ex::step& s : res.found->trace) {
+      trace_step t{s.tid, 0, s.what, s.op, s.addr, s.value, s.note, s.preemption};
+      int tid;
+      parse_note(f, s.note, &tid, &t.line);
+      v.trace.push_back(std::move(t));
+    }
+    out.found = std::move(v);
+  }
+  return out;
+}
+
+}  // namespace gupfast::litmus

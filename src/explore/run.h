@@ -1,0 +1,80 @@
+// Running a litmus file under the explorer, as the CLI sees it: plain structs, no backend.
+//
+// The explorer and the litmus interpreter are compiled against the model backend
+// (namespace gupfast::model); the CLI against the native one. This header is the one door
+// between them: it names configurations by strings and masks, and returns the explorer's
+// result as copies, so nothing of either backend crosses it.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "explore/litmus.h"
+
+namespace gupfast::litmus {
+
+// The machine one exploration runs on (resolved: every field set).
+struct run_config {
+  std::string strategy = "rcu";
+  std::string tlb = "broadcast";
+  std::string pte = "native";
+  std::string seq_scope = "table";  // meaningful with strategy seqcount only
+  bool pt_reclaim = false;
+  uint32_t unsafe = 0;              // machine/config.h unsafe_step bits
+  // "strategy=rcu tlb=broadcast pte=native" (+ " seq-scope=mm", " pt-reclaim=on" when not
+  // the defaults) for reports.
+  std::string describe() const;
+};
+
+// How to search (explore::options, see explore/search.h).
+struct search_config {
+  std::string mode = "dfs";  // dfs | random | pct
+  int bound = 2;             // preemption bound (dfs)
+  bool iterative = true;     // dfs: bound 0, then 1, ... up to bound (fewest preemptions first)
+  uint64_t runs = 10000;     // random / pct: executions
+  uint64_t seed = 1;
+  int pct_depth = 3;
+  int shard_index = 0, shard_count = 1;
+  uint64_t max_steps = 0;     // per execution; 0: the explorer's default
+  double time_limit_s = 0;    // 0: none
+  std::optional<std::string> replay;
+};
+
+// One scheduling step of the counterexample.
+struct trace_step {
+  int tid = -1;           // litmus thread index; -1: setup or finish; -2: RCU callbacks
+  int line = 0;           // the litmus line being run (0 if none)
+  std::string what;       // kernel function or yield point
+  std::string op;         // load, store, cmpxchg, yield, ...
+  uint64_t addr = 0;
+  uint64_t value = 0;
+  std::string note;       // the interpreter's annotation ("A:12 pin_fast 0x200000 1 write")
+  int preemption = 0;     // > 0: this step preempted another thread (the count so far)
+};
+
+struct violation_report {
+  std::string kind;       // stale-pin, ... (or "litmus-error": an operation of setup failed)
+  std::string message;
+  std::string replay;     // token for search_config::replay
+  int preemptions = 0;
+  std::vector<trace_step> trace;
+};
+
+struct run_result {
+  uint64_t executions = 0;
+  bool exhaustive = false;  // dfs: every execution within the bound was run
+  int bound_reached = 0;
+  double seconds = 0;
+  std::optional<violation_report> found;
+};
+
+// Explore every interleaving of f's threads within the search's bounds on the machine of
+// cfg. Context: no machine exists in the calling process (the explorer creates its own,
+// one per execution, on the model backend).
+run_result run_litmus(const file& f, const run_config& cfg, const search_config& search);
+
+// Setup and thread indices of the interpreter's annotations: "A:12 ..." -> tid of A, 12.
+bool parse_note(const file& f, const std::string& note, int* tid, int* line);
+
+}  // namespace gupfast::litmus

@@ -1,0 +1,117 @@
+// The explorer's scheduler: fibers as CPUs, one execution of a program, and the scheduling
+// points of the model backend (sync/model.h), as seen from the search (search.cpp) and from
+// the seam's implementation (sync/model.cpp).
+//
+// One execution: setup runs on the explorer's own stack as CPU 0 in direct mode (every seam
+// operation acts at once, nothing else runs); then each thread is a fiber on its CPU, plus a
+// fiber that runs RCU callbacks (no CPU, as liburcu's call_rcu thread in the native backend);
+// at every scheduling point the fiber that reached it asks the search which task executes
+// the next transition and switches to that task's fiber. A transition is one seam operation
+// (or taking one queued IPI, or taking one RCU callback) and the plain code after it up to the
+// next point. When every thread has returned and nothing is left to run (callbacks whose grace
+// period ended, queued IPIs), finish and teardown run in direct mode again.
+//
+// The search sees only task ids, enabled sets and footprints (which words a transition
+// reads, writes or adds to: the dependence relation of partial-order reduction).
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "explore/search.h"
+#include "sync/sync.h"
+
+GUPFAST_NS_BEGIN
+namespace explore::detail {
+
+// Tasks are what the search chooses among. Thread t (0 .. MAX_THREADS - 1) runs on fiber t as
+// CPU t; RCU_TASK runs RCU callbacks on its own fiber (no CPU); irq_task(c) is CPU c's interrupt
+// context: it takes the IPIs queued to CPU c, on fiber c. While CPU c has irqs on and an IPI
+// queued, or is inside a handler, thread c cannot run: the IPI is taken before the thread's
+// next operation. (A thread and its interrupt context are separate tasks so that a task's next
+// transition depends only on its own progress, as partial-order reduction requires.)
+inline constexpr int RCU_TASK = MAX_THREADS;
+inline constexpr int NR_FIBERS = MAX_THREADS + 1;
+inline constexpr int NR_TASKS = NR_FIBERS + MAX_THREADS;
+inline constexpr int irq_task(int cpu) { return NR_FIBERS + cpu; }
+inline constexpr bool is_irq_task(int task) { return task >= NR_FIBERS; }
+inline constexpr int fiber_of(int task) { return task < NR_FIBERS ? task : task - NR_FIBERS; }
+// A preemption is a switch away from a task that could have gone on (CHESS's definition). A
+// thread and its CPU's interrupt task are never runnable together, so taking an IPI costs
+// none; neither does leaving a task that blocks, returns, or spins with nothing changed.
+using task_mask = uint32_t;
+
+// ---- the dependence relation ------------------------------------------------------------
+enum : uint8_t { ACC_READ = 1, ACC_WRITE = 2, ACC_ADD = 4 };
+// One word touched by a transition: the aligned 8-byte word, which of its 4-byte halves
+// (bit 0 low, bit 1 high: two ints of one word, or a PAE entry's halves, are independent;
+// bytes within one half are not told apart), and how. Model state (a CPU's irq flag, its IPI
+// queue, its RCU nesting, the callback queue) is named by the address of the field holding it.
+struct access {
+  uintptr_t word = 0;
+  uint8_t halves = 0;
+  uint8_t mode = 0;
+};
+struct footprint {
+  static constexpr int MAX = 16;
+  access a[MAX];
+  int n = 0;
+  bool any_write = false;  // depends on every write (a spin loop waiting for "anything")
+  void add(const void* addr, unsigned size, uint8_t mode);
+};
+// Two transitions of different tasks are dependent if they touch a common half of a word and
+// not both only read (or only add: additions commute).
+bool dependent(const footprint& x, const footprint& y);
+
+// ---- the search's side ----------------------------------------------------------------------
+struct decision {
+  task_mask enabled = 0;     // two or more tasks
+  int last = -1;             // the task that executed the previous transition (-1: none yet)
+  bool last_enabled = false; // it could go on: choosing another task is a preemption
+  uint64_t step = 0;         // index of the transition being chosen
+  int depth = 0;             // index of this decision among the execution's decisions
+};
+
+// One transition about to run (every one of the threads phase, forced ones included).
+struct transition {
+  uint64_t step = 0;      // its index
+  int task = -1;
+  int last = -1;          // the task of the previous transition
+  bool preempted = false; // a preemption: `last` could have gone on
+  int depth = -1;         // the decision that chose it, -1: forced (one task could run)
+  footprint fp;
+};
+
+class driver {
+ public:
+  virtual ~driver() = default;
+  // Pick a task of d.enabled, or -1 to abandon the execution (the search found it redundant).
+  virtual int choose(const decision& d) = 0;
+  // The chosen transition is about to run (after choose(), if there was a choice).
+  virtual void executed(const transition& t) { (void)t; }
+  // The execution reached its last state: every thread returned and nothing can run, or
+  // nothing can run (deadlock). The tasks' next transitions can still be queried.
+  virtual void final_state() {}
+};
+
+// Live queries while a driver is being called.
+footprint pending_footprint(int task);  // the task's next transition
+bool task_enabled(int task);
+bool task_alive(int task);
+
+struct outcome {
+  enum kind { complete, violation, pruned } kind = complete;
+  std::optional<explore::violation> v;  // replay token not filled in (search.cpp does)
+  std::vector<uint8_t> choices;         // the task chosen at each decision
+  uint64_t steps = 0;                   // transitions of the threads phase
+  int preemptions = 0;
+};
+
+// Run one execution. `drv` chooses; `seed` seeds sync::random_u64().
+outcome run_execution(const program& prog, driver& drv, uint64_t seed, uint64_t max_steps);
+
+// Why an execution stops (thrown on the fiber or stack that sees it; caught by the explorer).
+struct abort_execution {};
+
+}  // namespace explore::detail
+GUPFAST_NS_END

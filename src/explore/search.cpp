@@ -1,0 +1,219 @@
+// The explorer's searches (explore/search.h): depth-first with a preemption bound, random,
+// PCT, and replay, each a driver of the scheduler (explore/scheduler.h).
+#include "explore/search.h"
+
+#include <algorithm>
+#include <chrono>
+#include <random>
+#include <stdexcept>
+
+#include "explore/dfs.h"
+#include "explore/replay.h"
+#include "explore/scheduler.h"
+
+GUPFAST_NS_BEGIN
+namespace explore {
+namespace detail {
+bool g_keep_going = false;
+int g_reduction_parts = 3;
+}
+namespace {
+
+using namespace detail;
+
+using clock_type = std::chrono::steady_clock;
+double since(clock_type::time_point t0) { return std::chrono::duration<double>(clock_type::now() - t0).count(); }
+
+int lowest(task_mask m) { return __builtin_ctz(m); }
+
+// ---- random: a uniform choice at every decision ------------------------------------------------
+class random_driver final : public driver {
+ public:
+  explicit random_driver(uint64_t seed) : rng_(seed) {}
+  int choose(const decision& d) override {
+    int n = __builtin_popcount(d.enabled);
+    int k = static_cast<int>(rng_() % static_cast<uint64_t>(n));
+    task_mask m = d.enabled;
+    while (k--) m &= m - 1;
+    return lowest(m);
+  }
+
+ private:
+  std::mt19937_64 rng_;
+};
+
+// ---- PCT (Burckhardt, Kothari, Musuvathi, Nagarakatte, ASPLOS 2010) ----------------------------
+// Every fiber gets a distinct random priority in d .. d + n - 1; d - 1 random steps of [0, k)
+// are change points: at the i-th one, the fiber running it drops to priority i. The enabled
+// fiber with the highest priority runs. k is the longest execution seen so far.
+class pct_driver final : public driver {
+ public:
+  pct_driver(uint64_t seed, int depth, uint64_t k) : rng_(seed) {
+    int order[NR_TASKS];
+    for (int i = 0; i < NR_TASKS; i++) order[i] = i;
+    std::shuffle(order, order + NR_TASKS, rng_);
+    for (int i = 0; i < NR_TASKS; i++) prio_[order[i]] = depth + i;
+    for (int i = 1; i < depth; i++) change_.push_back({rng_() % (k ? k : 1), i});
+  }
+  int choose(const decision& d) override {
+    int best = -1;
+    for (task_mask m = d.enabled; m; m &= m - 1) {
+      int f = lowest(m);
+      if (best < 0 || prio_[f] > prio_[best]) best = f;
+    }
+    return best;
+  }
+  void executed(const transition& t) override {
+    for (auto& c : change_)
+      if (c.first == t.step) prio_[t.task] = c.second;
+  }
+
+ private:
+  std::mt19937_64 rng_;
+  int prio_[NR_TASKS] = {};
+  std::vector<std::pair<uint64_t, int>> change_;
+};
+
+// ---- replay: the token's choices, then "go on with the same fiber" -----------------------------
+class replay_driver final : public driver {
+ public:
+  explicit replay_driver(std::vector<uint8_t> choices) : choices_(std::move(choices)) {}
+  int choose(const decision& d) override {
+    if (static_cast<size_t>(d.depth) < choices_.size()) {
+      int c = choices_[d.depth];
+      if (c >= NR_TASKS || !(d.enabled >> c & 1))
+        throw std::runtime_error("explore: the replay token does not fit this program (decision " +
+                                 std::to_string(d.depth) + " chooses a task that cannot run)");
+      return c;
+    }
+    diverged_ = true;
+    return d.last_enabled ? d.last : lowest(d.enabled);
+  }
+  bool diverged() const { return diverged_; }
+
+ private:
+  std::vector<uint8_t> choices_;
+  bool diverged_ = false;
+};
+
+violation with_token(violation v, uint64_t seed, const outcome& out) {
+  v.replay = encode_token({seed, out.choices});
+  return v;
+}
+
+void check(const program& prog, const options& o) {
+  if (prog.nthreads < 1 || prog.nthreads > MAX_THREADS)
+    throw std::invalid_argument("explore: nthreads must be 1.." + std::to_string(MAX_THREADS));
+  if (!prog.thread) throw std::invalid_argument("explore: program.thread is not set");
+  if (o.shard_count < 1 || o.shard_index < 0 || o.shard_index >= o.shard_count)
+    throw std::invalid_argument("explore: shard_index must be in [0, shard_count)");
+  if (o.max_steps == 0) throw std::invalid_argument("explore: max_steps must be > 0");
+  if (o.pct_depth < 1) throw std::invalid_argument("explore: pct_depth must be >= 1");
+  if (in_explorer()) throw std::logic_error("explore: explore() called from inside an exploration");
+}
+
+result run_dfs(const program& prog, const options& o, clock_type::time_point t0) {
+  result r;
+  int from = (o.iterative && o.bound >= 0) ? 0 : o.bound;
+  for (int b = from; b <= o.bound || (o.bound < 0 && b == from); b++) {
+    dfs_config cfg;
+    cfg.bound = b;
+    cfg.reduction = o.reduction;
+    cfg.split_depth = o.split_depth;
+    cfg.shard_index = o.shard_index;
+    cfg.shard_count = o.shard_count;
+    dfs_driver drv(cfg);
+    r.bound_reached = b;
+    bool done = false;
+    for (;;) {
+      drv.begin_execution();
+      outcome out = run_execution(prog, drv, o.seed, o.max_steps);
+      bool mine = drv.end_execution(out);
+      if (mine) r.executions++;
+      if (mine && out.v) {
+        if (!r.found) r.found = with_token(std::move(*out.v), o.seed, out);
+        if (!g_keep_going) {
+          r.seconds = since(t0);
+          return r;
+        }
+      }
+      if (!drv.advance()) {
+        done = true;
+        break;
+      }
+      if (o.time_limit_s > 0 && since(t0) > o.time_limit_s) break;
+    }
+    if (!done) {
+      r.seconds = since(t0);
+      return r;  // out of time: not exhaustive
+    }
+    if (b == o.bound || o.bound < 0 || !drv.bound_cut()) {
+      // Done; or no alternative was over the bound, so a larger one would explore the same.
+      r.exhaustive = true;
+      r.bound_reached = o.bound;
+      break;
+    }
+  }
+  r.seconds = since(t0);
+  return r;
+}
+
+template <class MakeDriver>
+result run_sampling(const program& prog, const options& o, clock_type::time_point t0, MakeDriver make) {
+  result r;
+  uint64_t longest = 0;
+  for (uint64_t i = 0; i < o.runs; i++) {
+    auto drv = make(i, longest);
+    outcome out = run_execution(prog, drv, o.seed, o.max_steps);
+    r.executions++;
+    longest = std::max(longest, out.steps);
+    if (out.v) {
+      r.found = with_token(std::move(*out.v), o.seed, out);
+      break;
+    }
+    if (o.time_limit_s > 0 && since(t0) > o.time_limit_s) break;
+  }
+  r.seconds = since(t0);
+  return r;
+}
+
+uint64_t mix(uint64_t seed, uint64_t i) {
+  uint64_t z = seed + (i + 1) * 0x9e3779b97f4a7c15ull;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+}  // namespace
+
+result explore(const program& prog, const options& o) {
+  check(prog, o);
+  auto t0 = clock_type::now();
+  if (o.replay) {
+    std::string err;
+    auto data = decode_token(*o.replay, &err);
+    if (!data) throw std::invalid_argument("explore: " + err);
+    replay_driver drv(data->choices);
+    outcome out = run_execution(prog, drv, data->seed, o.max_steps);
+    result r;
+    r.executions = 1;
+    r.bound_reached = out.preemptions;
+    if (out.v) r.found = with_token(std::move(*out.v), data->seed, out);
+    r.seconds = since(t0);
+    return r;
+  }
+  switch (o.mode) {
+    case mode::dfs:
+      return run_dfs(prog, o, t0);
+    case mode::random:
+      return run_sampling(prog, o, t0, [&](uint64_t i, uint64_t) { return random_driver(mix(o.seed, i)); });
+    case mode::pct:
+      return run_sampling(prog, o, t0, [&](uint64_t i, uint64_t longest) {
+        return pct_driver(mix(o.seed, i), o.pct_depth, longest ? longest : 1000);
+      });
+  }
+  return {};
+}
+
+}  // namespace explore
+GUPFAST_NS_END

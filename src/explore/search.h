@@ -1,0 +1,101 @@
+// The explorer: runs a small concurrent program (a setup, 1..4 racing threads, a final
+// check) under every interleaving of its scheduling points that a search reaches, on the
+// model backend of the sync seam (sync/model.h). docs/explore.md is the design note.
+//
+//   dfs     depth-first over the scheduling choices with a preemption bound, dynamic
+//           partial-order reduction and sleep sets; iterative deepening 0, 1, ... bound
+//           makes the first counterexample one with the fewest preemptions; `exhaustive`
+//           says every execution within the bound was covered
+//   random  a uniform choice at each scheduling point, `runs` executions
+//   pct     probabilistic concurrency testing (Burckhardt et al., ASPLOS 2010): random thread
+//           priorities and pct_depth - 1 priority change points
+//   replay  options.replay = a violation's token: exactly that execution again
+//
+// Everything here is plain data (no backend type crosses it), so a backend-neutral wrapper
+// (explore/run.h) can copy it.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sync/config.h"
+
+GUPFAST_NS_BEGIN
+namespace explore {
+
+inline constexpr int MAX_THREADS = 4;
+
+// The program under test. Setup, finish and teardown run on the explorer's own stack as CPU 0
+// with nothing else running (no scheduling point is a choice there: "direct mode"); the
+// threads are fibers, thread tid on CPU tid (thread 0 shares CPU 0 with setup and finish, as a
+// process that forks its racing threads off its main one).
+struct program {
+  int nthreads = 2;                      // 1..MAX_THREADS racing threads
+  std::function<void()> setup;           // per execution, before the threads: create a machine, map memory
+  std::function<void(int tid)> thread;   // thread tid's body
+  std::function<void()> finish;          // after every thread ended: final checks (may call fail())
+  std::function<void()> teardown;        // always runs, also after a violation: destroy the machine
+};
+
+enum class mode { dfs, random, pct };
+
+struct options {
+  enum mode mode = mode::dfs;
+  int bound = 2;                 // dfs: preemption bound (< 0: none)
+  bool iterative = true;         // dfs: bound 0, 1, ... bound; stops at the first violation
+  bool reduction = true;         // dfs: DPOR + sleep sets (false: every interleaving within the bound)
+  uint64_t runs = 1000;          // random / pct: executions
+  uint64_t seed = 1;             // random / pct choices, and sync::random_u64()
+  int pct_depth = 3;             // pct: d (d - 1 priority change points)
+  int shard_index = 0;           // dfs: this process runs shard shard_index of shard_count
+  int shard_count = 1;
+  int split_depth = 3;           // dfs: decision points explored without reduction, where shards split
+  uint64_t max_steps = 100000;   // per execution, then a "livelock" violation
+  std::optional<std::string> replay;  // run exactly this execution (a violation's token)
+  double time_limit_s = 0;       // 0: none; else stop (not exhaustive) after this long
+};
+
+// One scheduling step: a seam operation (or an IPI or RCU callback taken) of one fiber.
+struct step {
+  int tid = -1;              // thread; -1: setup / finish (the explorer's own CPU 0); -2: RCU callbacks
+  int cpu = -1;
+  std::string what;          // the kernel function that made the access, or the yield point's name
+  std::string op;            // load, store, rmw, fence, yield, relax, lock, unlock, irq_off, ipi_send, ...
+  uint64_t addr = 0;
+  uint64_t value = 0;        // read or written
+  std::string where;         // file:line of the access
+  std::string note;          // the fiber's annotation at the time (annotate())
+  int preemption = 0;        // 1: this step began with a preemption
+  bool irq = false;          // run by the CPU's interrupt context (an IPI handler)
+};
+
+struct violation {
+  std::string kind;          // the oracle's kinds, or deadlock, livelock, exception
+  std::string message;
+  std::string replay;        // token for options::replay
+  std::vector<step> trace;   // every step of the execution up to the violation
+  int preemptions = 0;
+};
+
+struct result {
+  uint64_t executions = 0;
+  bool exhaustive = false;   // dfs: the whole space within bound_reached was covered
+  int bound_reached = 0;     // dfs: the largest bound whose search finished or ran
+  double seconds = 0;
+  std::optional<violation> found;
+};
+
+result explore(const program& prog, const options& opts);
+
+// Called from anywhere inside an execution (a thread, finish, an oracle hook): records the
+// violation and ends the execution. Outside explore() it throws std::logic_error.
+[[noreturn]] void fail(std::string kind, std::string message);
+// Set the running fiber's note (shown in its trace steps until changed).
+void annotate(std::string note);
+// True while explore() runs (setup, threads, finish, teardown).
+bool in_explorer();
+
+}  // namespace explore
+GUPFAST_NS_END

@@ -1,0 +1,121 @@
+# `gupfast explore` and `gupfast scenarios` (included from tools/gupfast/CMakeLists.txt):
+# the litmus parser and interpreter (on the model backend), the built-in scenarios embedded
+# from tests/litmus, and their tests (label `explore`).
+
+if(NOT TARGET gupfast_model)  # built without the model backend: the commands say so
+  target_sources(gupfast PRIVATE explore_unavailable.cpp)
+  return()
+endif()
+
+# The parser and the interpreter run inside the explorer: compiled against the model
+# backend (gupfast_model's definitions put them in namespace gupfast::model). The oracle
+# and the instrumented operations (src/check) come along on the model backend too, unless
+# gupfast_model has them already.
+set(litmus_sources
+  ${PROJECT_SOURCE_DIR}/src/explore/litmus.cpp
+  ${PROJECT_SOURCE_DIR}/src/explore/interp.cpp
+)
+get_target_property(model_sources gupfast_model SOURCES)
+if(NOT "check/oracle.cpp" IN_LIST model_sources)
+  foreach(s oracle history verdicts ops)
+    list(APPEND litmus_sources ${PROJECT_SOURCE_DIR}/src/check/${s}.cpp)
+  endforeach()
+endif()
+add_library(gupfast_litmus STATIC ${litmus_sources})
+# PRIVATE: gupfast_model's definitions (the model namespace) must not reach the CLI's sources.
+target_link_libraries(gupfast_litmus PRIVATE gupfast_model fmt::fmt)
+
+# Every tests/litmus/*.litmus, as raw string literals (embed_litmus.cmake).
+set(litmus_dir ${PROJECT_SOURCE_DIR}/tests/litmus)
+file(GLOB litmus_files CONFIGURE_DEPENDS ${litmus_dir}/*.litmus)
+list(SORT litmus_files)
+set(litmus_embedded ${CMAKE_CURRENT_BINARY_DIR}/builtin_litmus.cpp)
+add_custom_command(
+  OUTPUT ${litmus_embedded}
+  COMMAND ${CMAKE_COMMAND} -DOUT=${litmus_embedded} -DDIR=${litmus_dir} -P ${CMAKE_CURRENT_SOURCE_DIR}/embed_litmus.cmake
+  DEPENDS ${litmus_files} ${CMAKE_CURRENT_SOURCE_DIR}/embed_litmus.cmake
+  COMMENT "Embedding tests/litmus"
+  VERBATIM)
+
+target_sources(gupfast PRIVATE
+  explore.cpp
+  explore_checks.cpp
+  scenarios.cpp
+  render_text.cpp
+  render_trace.cpp
+  render_html.cpp
+  ${litmus_embedded}
+)
+target_include_directories(gupfast PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
+target_link_libraries(gupfast PRIVATE gupfast_litmus)
+
+# ---- tests -------------------------------------------------------------------------------
+# Every scenario's expectations: each mutant it names is found, its safe version is clean.
+# The THP scenarios (a 2 MiB split, collapse or fork walks 512 entries: minutes per
+# configuration to exhaust bound 2, docs/explore.md) get a 20 s limit here. It cuts only
+# the safe searches (they say "NOT exhaustive"; docs/explore.md has the exhaustive figures):
+# a mutant's search runs until it finds the violation, so no verdict depends on the
+# machine's speed. Sanitizer builds (10-30x slower) check the small scenarios only.
+set(litmus_slow folio-recheck leaf-recheck pmd-recheck wp-seq)
+set(litmus_small flush-before-free try-get pae-torn pte-recheck)
+foreach(f IN LISTS litmus_files)
+  get_filename_component(name ${f} NAME_WE)
+  set(extra "")
+  if(name IN_LIST litmus_slow)
+    set(extra --time-limit 20)
+  endif()
+  if(GUPFAST_SANITIZE AND NOT name IN_LIST litmus_small)
+    continue()
+  endif()
+  add_test(NAME explore.litmus.${name} COMMAND gupfast explore ${f} --check-expectations ${extra})
+  set_tests_properties(explore.litmus.${name} PROPERTIES LABELS "explore" TIMEOUT 900)
+endforeach()
+
+# Every mutant is caught by some scenario; the built-ins all parse and are listed.
+add_test(NAME explore.mutants_covered COMMAND gupfast scenarios --mutants)
+list(LENGTH litmus_files nr_litmus)
+add_test(NAME explore.scenarios_listed
+  COMMAND sh -c "n=$(\"$0\" scenarios | wc -l); test $n -eq $1 && ! \"$0\" scenarios | grep -q 'does not parse'"
+          $<TARGET_FILE:gupfast> ${nr_litmus})
+add_test(NAME explore.builtin_names_match
+  COMMAND sh -c "cd \"$0\" && for f in *.litmus; do grep -qx \"litmus \${f%.litmus}\" \"$f\" || { echo \"$f: its litmus line does not match the file name\"; exit 1; }; done"
+          ${litmus_dir})
+set_tests_properties(explore.mutants_covered explore.scenarios_listed explore.builtin_names_match PROPERTIES LABELS "explore;cli")
+
+# A violation found, printed with a replay token; the token reproduces it exactly; the
+# JSON, trace and HTML outputs are written and well formed.
+add_test(NAME explore.replay_reproduces
+  COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/explore_replay_test.sh $<TARGET_FILE:gupfast> ${CMAKE_CURRENT_BINARY_DIR}/explore_replay)
+set_tests_properties(explore.replay_reproduces PROPERTIES LABELS "explore;cli")
+
+# Misuse: exit 2, one line on stderr, nothing on stdout.
+set(explore_misuse_cases
+  "no_scenario|explore"
+  "unknown_scenario|explore no-such-scenario"
+  "bad_mode|explore ${litmus_dir}/pte-recheck.litmus --mode bfs"
+  "bad_unsafe|explore pte-recheck --unsafe no-such-check"
+  "bad_shard|explore pte-recheck --shard 3/2"
+  "bad_shard_form|explore pte-recheck --shard 1"
+  "runs_with_dfs|explore pte-recheck --runs 10"
+  "bound_with_random|explore pte-recheck --mode random --bound 1"
+  "check_with_unsafe|explore pte-recheck --check-expectations --unsafe no-pte-recheck"
+  "check_with_html|explore pte-recheck --check-expectations --html x.html"
+  "replay_with_shard|explore pte-recheck --replay abc --shard 0/2"
+  "ipi_broadcast|explore pte-recheck --strategy ipi --tlb broadcast"
+  "jobs_without_check|explore pte-recheck --jobs 2"
+  "scenarios_extra|scenarios extra"
+)
+gupfast_misuse_tests(explore.misuse. "explore;cli" ${explore_misuse_cases})
+
+# A bad litmus file: "FILE:LINE: message" on stderr, exit 2 (tests/litmus/errors/).
+file(GLOB litmus_bad ${litmus_dir}/errors/*.litmus)
+foreach(f IN LISTS litmus_bad)
+  get_filename_component(name ${f} NAME_WE)
+  file(STRINGS ${f} want REGEX "^# error: ")
+  string(REGEX REPLACE "^# error: " "" want "${want}")
+  add_test(NAME explore.parse_error.${name}
+    COMMAND sh -c "err=$(\"$0\" explore \"$1\" 2>&1 >/dev/null); rc=$?; \
+test $rc -eq 2 && test \"$err\" = \"$1:$2\" || { echo \"rc=$rc got: $err\"; echo \"want: $1:$2\"; exit 1; }"
+            $<TARGET_FILE:gupfast> ${f} "${want}")
+  set_tests_properties(explore.parse_error.${name} PROPERTIES LABELS "explore;cli")
+endforeach()

@@ -1,0 +1,207 @@
+// `gupfast explore FILE|NAME`: run a litmus scenario under the deterministic explorer.
+//
+// The machine comes from, in increasing priority: the defaults, the file's `machine` line,
+// the command line. One run prints a summary and, if the oracle saw a violation, the
+// counterexample (render.h) and a replay command; --check-expectations instead runs every
+// `expect` line of the file in each configuration it names (docs/litmus.md) and prints one
+// verdict per line. Exit codes: 0 nothing found / every expectation holds, 1 a violation /
+// a broken expectation, 2 misuse or a bad litmus file ("FILE:LINE: message").
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "explore.h"
+#include "render.h"
+#include "scenarios.h"
+
+namespace gupfast::cli {
+
+// The search as the options say.
+litmus::search_config search_of(const explore_options& o, const litmus::file& f) {
+  litmus::search_config s;
+  s.mode = o.mode;
+  s.bound = o.given("--bound") ? o.bound : f.search.bound.value_or(o.bound);
+  s.runs = o.runs;
+  s.seed = o.seed;
+  s.pct_depth = o.pct_depth;
+  s.shard_index = o.shard_index;
+  s.shard_count = o.shard_count;
+  s.max_steps = o.given("--max-steps") ? o.max_steps : f.search.max_steps.value_or(0);
+  s.time_limit_s = o.given("--time-limit") ? o.time_limit : f.search.time_limit.value_or(0);
+  if (!o.replay.empty()) s.replay = o.replay;
+  return s;
+}
+
+base_settings base_of(const litmus::file& f, const explore_options& o) {
+  base_settings b;
+  auto pick = [&](setting* s, const char* opt, const std::string& cli, const std::optional<std::string>& file) {
+    if (o.given(opt)) *s = {cli, true};
+    else if (file) *s = {*file, false};
+  };
+  pick(&b.strategy, "--strategy", o.machine.strategy, f.machine.strategy);
+  pick(&b.tlb, "--tlb", o.machine.tlb, f.machine.tlb);
+  pick(&b.pte, "--pte", o.machine.pte, f.machine.pte);
+  pick(&b.seq_scope, "--seq-scope", o.machine.seq_scope, f.machine.seq_scope);
+  b.pt_reclaim = o.machine.pt_reclaim || f.machine.pt_reclaim.value_or(false);
+  return b;
+}
+
+// A resolved configuration, or nullopt if the combination is not a machine (strategy ipi
+// with broadcast flushes; a seq-scope without the seqcount strategy is ignored).
+std::optional<litmus::run_config> resolve(const std::string& strategy, const std::optional<std::string>& tlb,
+                                          const std::string& pte, const std::optional<std::string>& scope,
+                                          bool pt_reclaim, uint32_t unsafe) {
+  litmus::run_config c;
+  c.strategy = strategy;
+  c.tlb = tlb ? *tlb : strategy == "ipi" ? "ipi" : "broadcast";
+  if (c.strategy == "ipi" && c.tlb != "ipi") return std::nullopt;
+  c.pte = pte;
+  if (scope && strategy == "seqcount") c.seq_scope = *scope;
+  c.pt_reclaim = pt_reclaim;
+  c.unsafe = unsafe;
+  return c;
+}
+
+std::string replay_command(const explore_options& o, const litmus::run_config& c, const std::string& token) {
+  std::string s = fmt::format("gupfast explore {} --strategy {} --tlb {} --pte {}", o.target, c.strategy, c.tlb, c.pte);
+  if (c.strategy == "seqcount") s += " --seq-scope " + c.seq_scope;
+  if (c.pt_reclaim) s += " --pt-reclaim";
+  if (c.unsafe) s += " --unsafe " + unsafe_mask_names(c.unsafe);
+  if (o.given("--max-steps")) s += fmt::format(" --max-steps {}", o.max_steps);
+  return s + " --replay " + token;
+}
+
+bool write_file(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+  out.close();
+  if (!out) {
+    fmt::print(stderr, "gupfast: explore: cannot write '{}'\n", path);
+    return false;
+  }
+  return true;
+}
+
+// An operation of setup failed: the file's fault, reported like a parse error.
+int litmus_error(const litmus::file& f, const litmus::violation_report& v) {
+  fmt::print(stderr, "{}:{}\n", f.path, v.message);
+  return EXIT_USAGE;
+}
+
+namespace {
+
+int run_once(const litmus::file& f, const explore_options& o) {
+  base_settings b = base_of(f, o);
+  auto cfg = resolve(b.strategy.value.value_or("rcu"), b.tlb.value, b.pte.value.value_or("native"), b.seq_scope.value,
+                     b.pt_reclaim, o.unsafe_mask);
+  if (!cfg && !b.tlb.from_cli)  // the file's tlb does not fit the command line's strategy
+    cfg = resolve(*b.strategy.value, std::nullopt, b.pte.value.value_or("native"), b.seq_scope.value, b.pt_reclaim,
+                  o.unsafe_mask);
+  if (!cfg) {
+    fmt::print(stderr, "gupfast: explore: strategy ipi needs tlb ipi ({} says tlb={}); see gupfast --help\n", f.path,
+               *b.tlb.value);
+    return EXIT_USAGE;
+  }
+  explore_report r{&f, *cfg, search_of(o, f), {}, {}};
+  r.result = litmus::run_litmus(f, r.cfg, r.search);
+  if (r.result.found && r.result.found->kind == "litmus-error") return litmus_error(f, *r.result.found);
+  if (r.result.found) r.replay_command = replay_command(o, r.cfg, r.result.found->replay);
+  std::fputs(render_text(r).c_str(), stdout);
+  std::fflush(stdout);
+  bool ok = true;
+  if (!o.json_path.empty()) ok &= write_file(o.json_path, render_json(r).dump(2) + "\n");
+  if (!o.trace_path.empty()) ok &= write_file(o.trace_path, render_trace(r).dump() + "\n");
+  if (!o.html_path.empty()) ok &= write_file(o.html_path, render_html(r));
+  if (r.result.found || !ok) return EXIT_RUN_FAILED;
+  return 0;
+}
+
+int run_explore(const explore_options& o) {
+  std::string err;
+  bool parse_failed = false;
+  auto f = load_scenario(o.target, &err, &parse_failed);
+  if (!f) {
+    if (parse_failed) fmt::print(stderr, "{}\n", err);
+    else fmt::print(stderr, "gupfast: explore: {}; see gupfast --help\n", err);
+    return EXIT_USAGE;
+  }
+  return o.check ? run_checks(*f, o) : run_once(*f, o);
+}
+
+// Cross-option checks, as misuse (CLI::ValidationError) while parsing.
+void validate(explore_options* o) {
+  to_machine_config(o->machine);  // the machine options' own checks
+  if (!o->unsafe.empty()) {
+    std::string bad;
+    auto m = parse_unsafe_list(o->unsafe, &bad);
+    if (!m) throw CLI::ValidationError("--unsafe", fmt::format("'{}' is not a mutant (gupfast scenarios --mutants lists them)", bad));
+    o->unsafe_mask = *m;
+  }
+  if (!o->shard.empty()) {
+    unsigned i = 0, n = 0;
+    char tail = 0;
+    if (std::sscanf(o->shard.c_str(), "%u/%u%c", &i, &n, &tail) != 2 || n == 0 || i >= n || n > 1u << 20)
+      throw CLI::ValidationError("--shard", fmt::format("'{}' is not I/N with 0 <= I < N", o->shard));
+    o->shard_index = static_cast<int>(i);
+    o->shard_count = static_cast<int>(n);
+  }
+  if (o->given("--runs") && o->mode == "dfs") throw CLI::ValidationError("--runs", "only with --mode random or pct");
+  if (o->given("--pct-depth") && o->mode != "pct") throw CLI::ValidationError("--pct-depth", "only with --mode pct");
+  if (o->given("--bound") && o->mode != "dfs") throw CLI::ValidationError("--bound", "only with --mode dfs");
+  if (o->check) {
+    if (!o->unsafe.empty())
+      throw CLI::ValidationError("--unsafe", "not with --check-expectations (each expect line names its mutants)");
+    for (const char* opt : {"--replay", "--trace", "--html"})
+      if (o->given(opt))
+        throw CLI::ValidationError(opt, "not with --check-expectations (run one expectation's configuration alone)");
+  }
+  if (o->given("--jobs") && !o->check) throw CLI::ValidationError("--jobs", "only with --check-expectations");
+  if (!o->replay.empty() && !o->shard.empty())
+    throw CLI::ValidationError("--replay", "not with --shard (a replay is one execution)");
+}
+
+}  // namespace
+
+command add_explore_command(CLI::App& root) {
+  auto o = std::make_shared<explore_options>();
+  CLI::App* sub = root.add_subcommand(
+      "explore", "Run a litmus scenario (a file, or a built-in NAME from `gupfast scenarios`) under the "
+                 "deterministic explorer: every interleaving of its threads up to a preemption bound");
+  o->app = sub;
+  sub->add_option("scenario", o->target, "A litmus file, or the name of a built-in scenario")->required();
+  add_machine_options(sub, &o->machine);
+  sub->remove_option(sub->get_option("--frames"));  // the explorer's machines are small and fixed
+  sub->add_option("--unsafe", o->unsafe, "Mutants: safety steps to remove, comma-separated (e.g. no-pte-recheck)");
+  sub->add_option("--mode", o->mode, "Search: dfs (systematic, preemption-bounded), random, pct")
+      ->check(CLI::IsMember({"dfs", "random", "pct"}))
+      ->capture_default_str();
+  sub->add_option("--bound", o->bound, "dfs: the most preemptions in one execution (searched 0, 1, ... up to it)")
+      ->check(CLI::Range(0, 10))
+      ->capture_default_str();
+  sub->add_option("--runs", o->runs, "random, pct: executions to run")->check(CLI::Range(uint64_t(1), uint64_t(1) << 40));
+  sub->add_option("--seed", o->seed, "random, pct: the seed (a run is reproducible from it)")->capture_default_str();
+  sub->add_option("--pct-depth", o->pct_depth, "pct: the bug depth (priority change points + 1)")->check(CLI::Range(1, 20));
+  sub->add_option("--time-limit", o->time_limit, "Stop after this many seconds (the result says not exhaustive)")
+      ->check(CLI::PositiveNumber);
+  sub->add_option("--max-steps", o->max_steps, "Scheduling points per execution before it counts as a livelock");
+  sub->add_option("--shard", o->shard,
+                  "I/N: explore the I-th of N deterministic parts of the search (0 <= I < N); N processes "
+                  "together cover it (docs/explore.md)");
+  sub->add_option("--replay", o->replay, "Run exactly the execution of a replay token (printed with a violation)");
+  sub->add_flag("--check-expectations", o->check,
+                "Run every `expect` line of the file (in each configuration it names); exit 0 only if all hold");
+  sub->add_option("-j,--jobs", o->jobs, "With --check-expectations: configurations explored at once, each in its "
+                                        "own process")
+      ->check(CLI::Range(1u, 256u))
+      ->capture_default_str();
+  sub->add_option("--json", o->json_path, "Write the run's summary as JSON to FILE");
+  sub->add_option("--trace", o->trace_path, "Write the counterexample as Chrome Trace Event JSON (Perfetto) to FILE");
+  sub->add_option("--html", o->html_path, "Write the counterexample as a self-contained HTML page to FILE");
+  sub->callback([o] { validate(o.get()); });
+  return {sub, [o] { return run_explore(*o); }};
+}
+
+}  // namespace gupfast::cli

@@ -1,0 +1,30 @@
+// `gupfast explore` and `gupfast scenarios` in a build without the model backend
+// (GUPFAST_BUILD_MODEL off): the commands exist and say how to get them.
+#include <fmt/format.h>
+
+#include "cli.h"
+
+namespace gupfast::cli {
+
+namespace {
+
+command unavailable(CLI::App& root, const char* name, const char* what) {
+  CLI::App* sub = root.add_subcommand(name, what);
+  sub->allow_extras();
+  return {sub, [name] {
+            fmt::print(stderr, "gupfast: {}: this gupfast was built without the explorer "
+                               "(configure with -DGUPFAST_BUILD_MODEL=ON)\n", name);
+            return EXIT_RUN_FAILED;
+          }};
+}
+
+}  // namespace
+
+command add_explore_command(CLI::App& root) {
+  return unavailable(root, "explore", "Run a litmus scenario under the deterministic explorer (not built)");
+}
+command add_scenarios_command(CLI::App& root) {
+  return unavailable(root, "scenarios", "List the built-in litmus scenarios (not built)");
+}
+
+}  // namespace gupfast::cli
