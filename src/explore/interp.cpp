@@ -242,6 +242,7 @@ run_result run_litmus(const file& f, const run_config& cfg, const search_config&
   if (search.max_steps) o.max_steps = search.max_steps;
   o.replay = search.replay;
   o.time_limit_s = search.time_limit_s;
+  o.max_executions = search.max_executions;
 
   ex::result res = ex::explore(p, o);
   g_run = nullptr;

@@ -256,7 +256,7 @@ struct line_parser {
   }
 };
 
-// `search bound=N max-steps=N time-limit=SECONDS`
+// `search bound=N max-steps=N max-executions=N time-limit=SECONDS`
 std::string parse_search_words(const std::vector<std::string_view>& w, search_settings* s) {
   for (size_t i = 1; i < w.size(); i++) {
     size_t eq = w[i].find('=');
@@ -265,9 +265,10 @@ std::string parse_search_words(const std::vector<std::string_view>& w, search_se
     auto n = parse_dec(v);
     if (key == "bound" && n && *n >= 0 && *n <= 10) s->bound = static_cast<int>(*n);
     else if (key == "max-steps" && n && *n > 0) s->max_steps = static_cast<uint64_t>(*n);
+    else if (key == "max-executions" && n && *n > 0) s->max_executions = static_cast<uint64_t>(*n);
     else if (key == "time-limit" && n && *n > 0) s->time_limit = static_cast<double>(*n);
-    else if (key != "bound" && key != "max-steps" && key != "time-limit")
-      return fmt::format("unknown setting '{}' (bound, max-steps, time-limit)", key);
+    else if (key != "bound" && key != "max-steps" && key != "max-executions" && key != "time-limit")
+      return fmt::format("unknown setting '{}' (bound, max-steps, max-executions, time-limit)", key);
     else return fmt::format("{}: '{}' is not a valid value", key, v);
   }
   return {};

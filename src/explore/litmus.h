@@ -73,6 +73,7 @@ struct search_settings {
   std::optional<int> bound;
   std::optional<uint64_t> max_steps;
   std::optional<double> time_limit;
+  std::optional<uint64_t> max_executions;
 };
 
 // `expect KIND[|KIND...] [with MUTANT[,MUTANT...]] [on KEY=V[,V...] ...]`: under the

@@ -38,6 +38,7 @@ struct search_config {
   int shard_index = 0, shard_count = 1;
   uint64_t max_steps = 0;     // per execution; 0: the explorer's default
   double time_limit_s = 0;    // 0: none
+  uint64_t max_executions = 0;  // dfs; 0: none
   std::optional<std::string> replay;
 };
 

@@ -142,10 +142,11 @@ result run_dfs(const program& prog, const options& o, clock_type::time_point t0)
         break;
       }
       if (o.time_limit_s > 0 && since(t0) > o.time_limit_s) break;
+      if (o.max_executions && r.executions >= o.max_executions) break;
     }
     if (!done) {
       r.seconds = since(t0);
-      return r;  // out of time: not exhaustive
+      return r;  // out of time or of executions: not exhaustive
     }
     if (b == o.bound || o.bound < 0 || !drv.bound_cut()) {
       // Done; or no alternative was over the bound, so a larger one would explore the same.

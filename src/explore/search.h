@@ -55,6 +55,7 @@ struct options {
   uint64_t max_steps = 100000;   // per execution, then a "livelock" violation
   std::optional<std::string> replay;  // run exactly this execution (a violation's token)
   double time_limit_s = 0;       // 0: none; else stop (not exhaustive) after this long
+  uint64_t max_executions = 0;   // dfs: 0: none; else stop (not exhaustive) after this many
 };
 
 // One scheduling step: a seam operation (or an IPI or RCU callback taken) of one fiber.

@@ -31,6 +31,7 @@ litmus::search_config search_of(const explore_options& o, const litmus::file& f)
   s.shard_count = o.shard_count;
   s.max_steps = o.given("--max-steps") ? o.max_steps : f.search.max_steps.value_or(0);
   s.time_limit_s = o.given("--time-limit") ? o.time_limit : f.search.time_limit.value_or(0);
+  s.max_executions = o.given("--max-executions") ? o.max_executions : f.search.max_executions.value_or(0);
   if (!o.replay.empty()) s.replay = o.replay;
   return s;
 }
@@ -185,6 +186,10 @@ command add_explore_command(CLI::App& root) {
   sub->add_option("--seed", o->seed, "random, pct: the seed (a run is reproducible from it)")->capture_default_str();
   sub->add_option("--pct-depth", o->pct_depth, "pct: the bug depth (priority change points + 1)")->check(CLI::Range(1, 20));
   sub->add_option("--time-limit", o->time_limit, "Stop after this many seconds (the result says not exhaustive)")
+      ->check(CLI::PositiveNumber);
+  sub->add_option("--max-executions", o->max_executions,
+                  "dfs: stop after this many executions (the result says not exhaustive); deterministic, "
+                  "unlike --time-limit")
       ->check(CLI::PositiveNumber);
   sub->add_option("--max-steps", o->max_steps, "Scheduling points per execution before it counts as a livelock");
   sub->add_option("--shard", o->shard,

@@ -23,6 +23,7 @@ struct explore_options {
   int pct_depth = 3;
   double time_limit = 0;
   uint64_t max_steps = 0;
+  uint64_t max_executions = 0;
   unsigned jobs = 1;
   std::string json_path, trace_path, html_path, replay, shard;
   bool check = false;

@@ -108,11 +108,14 @@ void start(const litmus::file& f, const litmus::search_config& search, task* t) 
   }
   if (t->pid == 0) {
     close(fds[0]);
-    // A time limit only bounds searches that expect no violation (cut short, they still
-    // hold); one that expects a violation runs until it finds it or is exhausted, so its
-    // verdict never depends on the machine's speed.
+    // A time or execution budget only bounds searches that expect no violation (cut
+    // short, they still hold); one that expects a violation runs until it finds it or is
+    // exhausted.
     litmus::search_config own = search;
-    if (!t->e->expects_ok()) own.time_limit_s = 0;
+    if (!t->e->expects_ok()) {
+      own.time_limit_s = 0;
+      own.max_executions = 0;
+    }
     std::string s = to_json(litmus::run_litmus(f, t->cfg, own)).dump();
     for (size_t off = 0; off < s.size();) {
       ssize_t n = write(fds[1], s.data() + off, s.size() - off);
