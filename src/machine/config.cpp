@@ -32,25 +32,7 @@ const unsafe_info unsafe_steps[NR_UNSAFE_STEPS] = {
 };
 
 std::optional<uint32_t> parse_unsafe_list(std::string_view list, std::string* bad) {
-  uint32_t mask = 0;
-  while (!list.empty()) {
-    size_t comma = list.find(',');
-    std::string_view name = list.substr(0, comma);
-    list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
-    if (name.empty()) continue;
-    bool found = false;
-    for (unsigned i = 0; i < NR_UNSAFE_STEPS; i++) {
-      if (name == unsafe_steps[i].name) {
-        mask |= 1u << i;
-        found = true;
-      }
-    }
-    if (!found) {
-      if (bad) *bad = std::string(name);
-      return std::nullopt;
-    }
-  }
-  return mask;
+  return parse_name_mask(list, NR_UNSAFE_STEPS, [](unsigned i) { return std::string_view(unsafe_steps[i].name); }, bad);
 }
 
 std::string unsafe_mask_names(uint32_t mask) {

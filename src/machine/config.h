@@ -45,6 +45,27 @@ extern const unsafe_info unsafe_steps[NR_UNSAFE_STEPS];
 
 // Parse "a,b,c" of unsafe names into a mask; nullopt (and *bad = the name) if one is unknown.
 std::optional<uint32_t> parse_unsafe_list(std::string_view list, std::string* bad);
+// A comma-separated list of names to a mask: bit i for name(i), i < n. Empty items are
+// skipped; an unknown name sets *bad (if given) and returns nullopt.
+template <class Name>
+std::optional<uint32_t> parse_name_mask(std::string_view list, unsigned n, Name name, std::string* bad) {
+  uint32_t mask = 0;
+  while (!list.empty()) {
+    size_t comma = list.find(',');
+    std::string_view item = list.substr(0, comma);
+    list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
+    if (item.empty()) continue;
+    unsigned i = 0;
+    while (i < n && item != name(i)) i++;
+    if (i == n) {
+      if (bad) *bad = std::string(item);
+      return std::nullopt;
+    }
+    mask |= 1u << i;
+  }
+  return mask;
+}
+
 // The names of the bits set in mask, comma-separated, in bit order: name(i) for bit i < n.
 template <class Name>
 std::string mask_names(uint32_t mask, unsigned n, Name name) {

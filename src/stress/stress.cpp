@@ -104,21 +104,7 @@ const char* to_string(mutator m) { return unsigned(m) < NR_MUTATORS ? mutator_na
 std::optional<uint32_t> parse_mutator_list(std::string_view list, std::string* bad) {
   if (list == "all") return ALL_MUTATORS;
   if (list == "none") return 0u;
-  uint32_t mask = 0;
-  while (!list.empty()) {
-    size_t comma = list.find(',');
-    std::string_view name = list.substr(0, comma);
-    list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
-    if (name.empty()) continue;
-    unsigned i = 0;
-    while (i < NR_MUTATORS && name != mutator_names[i]) i++;
-    if (i == NR_MUTATORS) {
-      if (bad) *bad = std::string(name);
-      return std::nullopt;
-    }
-    mask |= 1u << i;
-  }
-  return mask;
+  return parse_name_mask(list, NR_MUTATORS, [](unsigned i) { return std::string_view(mutator_names[i]); }, bad);
 }
 
 std::string mutator_mask_names(uint32_t mask) {
