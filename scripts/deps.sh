@@ -2,8 +2,11 @@
 # Install the Debian packages gupfast needs, only those that are missing.
 # Usage: scripts/deps.sh            (called by `make demo` / `make test`)
 set -euo pipefail
+# chromium: the explorer's HTML test (explore.html_renders) renders the --html page in
+# headless Chromium, the way a user sees it; without it that test skips.
 pkgs=(cmake g++ make pkg-config libgtest-dev libgmock-dev libbenchmark-dev liburcu-dev
-      libcli11-dev nlohmann-json3-dev libfmt-dev libboost-context-dev liburing-dev gnuplot-nox)
+      libcli11-dev nlohmann-json3-dev libfmt-dev libboost-context-dev liburing-dev gnuplot-nox
+      chromium)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

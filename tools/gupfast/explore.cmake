@@ -91,6 +91,15 @@ add_test(NAME explore.replay_reproduces
   COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/explore_replay_test.sh $<TARGET_FILE:gupfast> ${CMAKE_CURRENT_BINARY_DIR}/explore_replay)
 set_tests_properties(explore.replay_reproduces PROPERTIES LABELS "explore;cli")
 
+# The --html page as a user sees it: headless Chromium lays it out, a probe reads the lanes,
+# steps, violation and token off the rendered page, and a screenshot is not blank
+# (explore_html_test.sh). Without Chromium the test is registered but skips (exit 77);
+# `make test` runs scripts/deps.sh, which installs chromium, so CI always runs it.
+find_program(GUPFAST_CHROMIUM NAMES chromium chromium-browser)
+add_test(NAME explore.html_renders
+  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/explore_html_test.sh $<TARGET_FILE:gupfast> ${GUPFAST_CHROMIUM})
+set_tests_properties(explore.html_renders PROPERTIES LABELS "explore;cli" SKIP_RETURN_CODE 77 TIMEOUT 180)
+
 # Misuse: exit 2, one line on stderr, nothing on stdout.
 set(explore_misuse_cases
   "no_scenario|explore"
