@@ -67,7 +67,7 @@ void report_stop_counters(benchmark::State& state, const counter_snapshot& befor
   double calls = static_cast<double>(after.since(before, CNT_gup_fast_calls));
   if (calls == 0) return;
   double all = 0;
-  for (unsigned id = CNT_stop_pte_changed; id <= CNT_stop_table_gone; id++) {
+  for (unsigned id = CNT_stop_pte_changed; id <= CNT_stop_bad_pfn; id++) {
     uint64_t n = after.since(before, static_cast<counter_id>(id));
     all += static_cast<double>(n);
     if (n) state.counters[std::string(counter_names[id]) + "_per_call"] = static_cast<double>(n) / calls;

@@ -47,7 +47,8 @@ decoded decode(int level, uint64_t v) {
 }
 
 uint64_t frame_epoch(oracle_state* o, unsigned long pfn) {
-  return pfn < o->nr_frames ? o->frames[pfn].epoch.load(std::memory_order_relaxed) : 0;
+  frame_info* f = o->frame(pfn);
+  return f ? f->epoch.load(std::memory_order_relaxed) : 0;
 }
 
 // The oldest start of an operation still in flight (mappings that ended before it are no
@@ -107,7 +108,7 @@ void apply_entry_change(oracle_state* o, uint32_t mm_id, int level, unsigned lon
 
 void attach_table(oracle_state* o, unsigned long tpfn, int level, unsigned long base, uint32_t mm_id, uint64_t tb,
                   uint64_t te) {
-  if (level < 1 || tpfn >= o->nr_frames) return;
+  if (level < 1 || !pfn_valid(tpfn)) return;
   table_info& t = o->tables[tpfn];
   t = {level, base, mm_id, true};
   log_event(o, "attach", mm_id, base, ~0ul, tpfn, level);

@@ -28,11 +28,12 @@ void on_frame_allocated(void* ctx, unsigned long pfn, int order) {
   auto* o = static_cast<oracle_state*>(ctx);
   std::lock_guard g(o->lock);
   uint64_t t = tick(o);
-  for (unsigned long i = 0; i < (1ul << order) && pfn + i < o->nr_frames; i++) {
-    frame_info& f = o->frames[pfn + i];
-    f.epoch.fetch_add(1, std::memory_order_relaxed);
-    f.alloc_tick.store(t, std::memory_order_relaxed);
-    f.allocated.store(true, std::memory_order_release);
+  for (unsigned long i = 0; i < (1ul << order); i++) {
+    frame_info* f = o->frame(pfn + i);
+    if (!f) break;
+    f->epoch.fetch_add(1, std::memory_order_relaxed);
+    f->alloc_tick.store(t, std::memory_order_relaxed);
+    f->allocated.store(true, std::memory_order_release);
   }
   log_event(o, "alloc", 0, 0, pfn, ~0ul, order);
 }
@@ -45,17 +46,18 @@ void on_frame_freed(void* ctx, unsigned long pfn, int order) {
   {
     std::lock_guard g(o->lock);
     uint64_t t = tick(o);
-    for (unsigned long i = 0; i < (1ul << order) && pfn + i < o->nr_frames; i++) {
-      frame_info& f = o->frames[pfn + i];
-      int held = f.held.load(std::memory_order_relaxed), refs = f.gup_refs.load(std::memory_order_relaxed);
+    for (unsigned long i = 0; i < (1ul << order); i++) {
+      frame_info* f = o->frame(pfn + i);
+      if (!f) break;
+      int held = f->held.load(std::memory_order_relaxed), refs = f->gup_refs.load(std::memory_order_relaxed);
       if ((held > 0 || refs > 0) && !v)
         v = make_violation(o, violation_kind::pinned_freed,
                            fmt::format("frame {:#x} freed while {} {} outstanding", pfn + i,
                                        held > 0 ? held : refs,
                                        held > 0 ? "pin(s)/reference(s) held by GUP callers" : "GUP reference(s)"),
                            0, 0, pfn + i, ~0ul);
-      f.allocated.store(false, std::memory_order_release);
-      f.free_tick.store(t, std::memory_order_relaxed);
+      f->allocated.store(false, std::memory_order_release);
+      f->free_tick.store(t, std::memory_order_relaxed);
     }
     // A freed table is no longer followed (its parent entry was cleared before).
     for (unsigned long i = 0; i < (1ul << order); i++) o->tables.erase(pfn + i);
@@ -115,16 +117,50 @@ void walk_begin(void* ctx) {
 // the walker. (A table freed and reallocated before the parent read is a new, legal one.)
 // Under the seqcount strategy tables go to a type-stable cache, not the allocator: a
 // recycled table is not a free frame (the walker's validation discards what it read).
-void walk_read(void* ctx, const void* entry) {
+// torn-entry: [PAE-READ] ptep_get_lockless() returns a value that was stored in the entry
+// (the kernel: "pte_low will not have the present bit set *unless* it is 'l'"), so a
+// present PTE a lockless walker reads names a frame mapped at that address at some point.
+// One whose frame never was, built from the halves of frames that were, is a torn read:
+// GUP-fast would take a reference on whatever that frame is, or on a struct page that does
+// not exist (a frame number in a hole). Entry writes still between their hooks are left
+// alone (their value may not be in the history yet).
+void check_torn_read(oracle_state* o, const void* entry, unsigned long tpfn, uint64_t val) {
+  if (!pte_present({val})) return;
+  std::optional<violation> v;
+  {
+    std::lock_guard g(o->lock);
+    auto t = o->tables.find(tpfn);
+    if (t == o->tables.end() || !t->second.attached || t->second.level != 1) return;
+    for (int cpu = 0; cpu <= sync::NR_CPUS; cpu++)
+      if (o->pending.count({entry, cpu})) return;
+    unsigned long idx = (reinterpret_cast<uintptr_t>(entry) & (PAGE_SIZE - 1)) / sizeof(pteval_t);
+    unsigned long addr = t->second.base + (idx << PAGE_SHIFT), pfn = pte_pfn({val});
+    uint32_t mm_id = t->second.mm_id;
+    if (!is_torn_mix(o, mm_id, addr, pfn)) return;
+    v = make_violation(o, violation_kind::torn_entry,
+                       fmt::format("a lockless walker read {:#018x} from the PTE of {:#x}: frame {:#x}{} was never "
+                                   "mapped there, the value mixes the halves of two stores (mappings there: {})",
+                                   val, addr, pfn, pfn_valid(pfn) ? "" : " (no RAM there: no struct page)",
+                                   history_string(o, mm_id, addr)),
+                       mm_id, addr, pfn, tpfn);
+  }
+  deliver(o, std::move(*v));
+}
+
+void walk_read(void* ctx, const void* entry, uint64_t val) {
   auto* o = static_cast<oracle_state*>(ctx);
   unsigned long tpfn = virt_to_pfn(entry);
-  if (tpfn >= o->nr_frames) return;
-  frame_info& f = o->frames[tpfn];
+  frame_info* fp = o->frame(tpfn);
+  if (!fp) return;
+  frame_info& f = *fp;
   int cpu = cpu_slot();
   uint64_t since = o->walk_last[cpu].load(std::memory_order_relaxed);
   o->walk_last[cpu].store(o->clock.load(std::memory_order_seq_cst), std::memory_order_relaxed);
   bool freed = !f.allocated.load(std::memory_order_acquire) || f.alloc_tick.load(std::memory_order_relaxed) > since;
-  if (!freed) return;
+  if (!freed) {
+    if (pae_mode()) check_torn_read(o, entry, tpfn, val);
+    return;
+  }
   violation v;
   {
     std::lock_guard g(o->lock);
@@ -153,13 +189,13 @@ uint64_t current_entry(mm_struct* mm, unsigned long addr) {
 // mapped at addr (a stale TLB entry for a page not yet freed is legal).
 void user_access(void* ctx, mm_struct* mm, unsigned long addr, unsigned long pfn, bool write) {
   auto* o = static_cast<oracle_state*>(ctx);
-  if (pfn >= o->nr_frames || is_zero_pfn(pfn)) return;
+  if (!pfn_valid(pfn) || is_zero_pfn(pfn)) return;
   std::optional<violation> v;
   {
     std::lock_guard g(o->lock);
     auto id = mm_id_of(o, mm);
     if (!id) return;
-    frame_info& f = o->frames[pfn];
+    frame_info& f = *o->frame(pfn);
     uint64_t epoch = f.epoch.load(std::memory_order_relaxed);
     bool live = f.allocated.load(std::memory_order_relaxed);
     if (!live || (!was_mapped(o, *id, addr & PAGE_MASK, pfn, epoch, 0, OPEN) && !pending_maps(o, mm, addr, pfn, OPEN)))
@@ -176,14 +212,12 @@ void user_access(void* ctx, mm_struct* mm, unsigned long addr, unsigned long pfn
 
 void gup_ref_get(void* ctx, folio* f, int refs) {
   auto* o = static_cast<oracle_state*>(ctx);
-  unsigned long pfn = folio_pfn(f);
-  if (pfn < o->nr_frames) o->frames[pfn].gup_refs.fetch_add(refs, std::memory_order_relaxed);
+  if (frame_info* fi = o->frame(folio_pfn(f))) fi->gup_refs.fetch_add(refs, std::memory_order_relaxed);
 }
 
 void gup_ref_put(void* ctx, folio* f, int refs) {
   auto* o = static_cast<oracle_state*>(ctx);
-  unsigned long pfn = folio_pfn(f);
-  if (pfn < o->nr_frames) o->frames[pfn].gup_refs.fetch_sub(refs, std::memory_order_relaxed);
+  if (frame_info* fi = o->frame(folio_pfn(f))) fi->gup_refs.fetch_sub(refs, std::memory_order_relaxed);
 }
 
 }  // namespace
@@ -194,8 +228,11 @@ int oracle_start(const oracle_options& opts) {
   if (!physmem_active()) return -EINVAL;
   auto* o = new oracle_state;
   o->opts = opts;
-  o->nr_frames = max_pfn;
-  o->frames.reset(new frame_info[max_pfn]);
+  for (int nid = 0; nid < nr_online_nodes; nid++) {
+    o->node_base[nid] = o->nr_frames;
+    o->nr_frames += node_data[nid].node_present_pages;
+  }
+  o->frames.reset(new frame_info[o->nr_frames]);
   g_oracle = o;
   physmem_set_hooks({on_frame_freed, on_frame_allocated, o, on_bad_page});
   page_table_check_ops ops;
@@ -309,7 +346,7 @@ violation make_violation(oracle_state* o, violation_kind k, std::string msg, uin
   v.message = std::move(msg);
   v.addr = addr;
   v.pfn = pfn;
-  v.folio_pfn = pfn < o->nr_frames ? folio_pfn(page_folio(pfn_to_page(pfn))) : ~0ul;
+  v.folio_pfn = pfn_valid(pfn) ? folio_pfn(page_folio(pfn_to_page(pfn))) : ~0ul;
   v.table_pfn = table;
   v.cpu = sync::smp_processor_id();
   // The last events that touched the same page, frame or table, oldest first.

@@ -68,8 +68,20 @@ struct oracle_state {
   oracle_options opts;
   std::mutex lock;                     // everything below that is not atomic
   std::atomic<uint64_t> clock{1};
+  // Per-frame state for the present frames only, node after node (the hole between NUMA
+  // nodes has none): frame(pfn) finds a frame's, nth_pfn() says whose the nth is.
   std::unique_ptr<frame_info[]> frames;
   unsigned long nr_frames = 0;
+  unsigned long node_base[MAX_NUMNODES] = {};  // index of each node's first frame
+  frame_info* frame(unsigned long pfn) {
+    int nid = pfn_to_nid(pfn);
+    return nid < 0 ? nullptr : &frames[node_base[nid] + pfn - node_data[nid].node_start_pfn];
+  }
+  unsigned long nth_pfn(unsigned long i) const {
+    int nid = nr_online_nodes - 1;
+    while (nid > 0 && i < node_base[nid]) nid--;
+    return node_data[nid].node_start_pfn + (i - node_base[nid]);
+  }
   std::unordered_map<unsigned long, table_info> tables;
   // In-flight entry writes: (entry, cpu) -> (old value, begin tick).
   std::map<std::pair<const void*, int>, std::pair<uint64_t, uint64_t>> pending;

@@ -84,8 +84,9 @@ void oracle_op_end() {
 
 uint64_t oracle_frame_epoch(unsigned long pfn) {
   oracle_state* o = g_oracle;
-  if (!o || pfn >= o->nr_frames || !o->frames[pfn].allocated.load(std::memory_order_acquire)) return 0;
-  return o->frames[pfn].epoch.load(std::memory_order_relaxed);
+  frame_info* f = o ? o->frame(pfn) : nullptr;
+  if (!f || !f->allocated.load(std::memory_order_acquire)) return 0;
+  return f->epoch.load(std::memory_order_relaxed);
 }
 
 // stale-pin: the page GUP returned for addr must be the incarnation mapped there at some
@@ -102,8 +103,8 @@ void oracle_gup_returned(mm_struct* mm, unsigned long start, page* const* pages,
     auto id = mm_id_of(o, mm);
     for (long i = 0; i < n; i++) {
       unsigned long pfn = page_to_pfn(pages[i]), addr = start + (unsigned long)i * PAGE_SIZE;
-      if (pfn >= o->nr_frames) continue;
-      frame_info& f = o->frames[pfn];
+      if (!pfn_valid(pfn)) continue;
+      frame_info& f = *o->frame(pfn);
       f.held.fetch_add(1, std::memory_order_relaxed);
       uint64_t epoch = f.epoch.load(std::memory_order_relaxed);
       if (epochs) epochs[i] = epoch;
@@ -132,7 +133,7 @@ void oracle_gup_release(page* p, bool) {
   oracle_state* o = g_oracle;
   if (!o) return;
   unsigned long pfn = page_to_pfn(p);
-  if (pfn < o->nr_frames) o->frames[pfn].held.fetch_sub(1, std::memory_order_relaxed);
+  if (frame_info* f = o->frame(pfn)) f->held.fetch_sub(1, std::memory_order_relaxed);
 }
 
 // frame-uaf for a device: the pinned frame must still be the incarnation GUP returned.
@@ -140,8 +141,8 @@ void oracle_dma_write(page* p, uint64_t epoch, unsigned long addr) {
   oracle_state* o = g_oracle;
   if (!o) return;
   unsigned long pfn = page_to_pfn(p);
-  if (pfn >= o->nr_frames) return;
-  frame_info& f = o->frames[pfn];
+  if (!pfn_valid(pfn)) return;
+  frame_info& f = *o->frame(pfn);
   bool live = f.allocated.load(std::memory_order_acquire);
   if (live && f.epoch.load(std::memory_order_relaxed) == epoch) return;
   violation v;
@@ -217,9 +218,10 @@ void oracle_finish() {
   std::optional<violation> v;
   {
     std::lock_guard g(o->lock);
-    for (unsigned long pfn = 0; pfn < o->nr_frames && !v; pfn++) {
-      int held = o->frames[pfn].held.load(std::memory_order_relaxed);
-      int refs = o->frames[pfn].gup_refs.load(std::memory_order_relaxed);
+    for (unsigned long i = 0; i < o->nr_frames && !v; i++) {
+      unsigned long pfn = o->nth_pfn(i);
+      int held = o->frames[i].held.load(std::memory_order_relaxed);
+      int refs = o->frames[i].gup_refs.load(std::memory_order_relaxed);
       if (held || refs)
         v = make_violation(o, violation_kind::refcount,
                            fmt::format("at the end of the run frame {:#x} still has {} held page(s) and {} GUP "

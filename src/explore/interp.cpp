@@ -178,6 +178,7 @@ machine_config machine_of(const litmus::run_config& c) {
   m.pte = *parse_pte_mode(c.pte);
   m.scope = *parse_seq_scope(c.seq_scope);
   m.pt_reclaim = c.pt_reclaim;
+  m.nodes = c.nodes;
   m.unsafe = c.unsafe;
   return m;
 }
@@ -190,6 +191,7 @@ namespace gupfast::litmus {
 std::string run_config::describe() const {
   std::string s = fmt::format("strategy={} tlb={} pte={}", strategy, tlb, pte);
   if (strategy == "seqcount" && seq_scope != "table") s += " seq-scope=" + seq_scope;
+  if (nodes != 1) s += fmt::format(" nodes={}", nodes);
   if (pt_reclaim) s += " pt-reclaim=on";
   return s;
 }

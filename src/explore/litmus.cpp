@@ -238,7 +238,7 @@ struct line_parser {
           machine_settings probe;
           std::string m = parse_machine_words(fmt::format("{}={}", key, v), &probe);
           if (!m.empty()) return fail("expect: " + m);
-          if (key == "pt-reclaim") return fail("expect: pt-reclaim belongs on the machine line");
+          if (key == "pt-reclaim" || key == "nodes") return fail("expect: " + key + " belongs on the machine line");
           e->on[key].emplace_back(v);
         }
       }
@@ -324,8 +324,11 @@ std::string parse_machine_words(std::string_view words, machine_settings* s) {
     } else if (key == "pt-reclaim") {
       if (v != "on" && v != "off") return fmt::format("pt-reclaim: '{}' is not one of on,off", v);
       s->pt_reclaim = v == "on";
+    } else if (key == "nodes") {
+      if (v != "1" && v != "2") return fmt::format("nodes: '{}' is not one of 1,2", v);
+      s->nodes = v == "2" ? 2 : 1;
     } else {
-      return fmt::format("unknown machine setting '{}' (strategy, tlb, pte, seq-scope, pt-reclaim)", key);
+      return fmt::format("unknown machine setting '{}' (strategy, tlb, pte, seq-scope, nodes, pt-reclaim)", key);
     }
   }
   return {};

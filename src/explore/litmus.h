@@ -66,6 +66,7 @@ struct thread {
 struct machine_settings {
   std::optional<std::string> strategy, tlb, pte, seq_scope;
   std::optional<bool> pt_reclaim;
+  std::optional<int> nodes;
 };
 
 // `search` settings: bounds for a scenario that needs them (command-line options win).

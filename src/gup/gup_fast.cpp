@@ -62,7 +62,7 @@ bool gup_fast_pte_range(pmd_t pmd, pmd_t* pmdp, unsigned long addr, unsigned lon
     // reference first and then recheck the PMD and the PTE ([PTE-RECHECK]); on mismatch
     // we drop the reference and stop.
     pte_t pte = ptep_get_lockless(ptep);
-    page_table_check_walk_read(ptep);
+    page_table_check_walk_read(ptep, pte.pte);
     sync::yield_point("gup_fast:after_pte_load");
     if (!pte_present(pte)) {
       stop(CNT_stop_not_present);
@@ -75,6 +75,15 @@ bool gup_fast_pte_range(pmd_t pmd, pmd_t* pmdp, unsigned long addr, unsigned lon
     }
     if (pte_special(pte)) {  // the zero page and other pages without a memmap owner
       stop(CNT_stop_special);
+      return false;
+    }
+    // The kernel's VM_BUG_ON(!pfn_valid(pte_pfn(pte))): a present entry names RAM, because
+    // ptep_get_lockless() never returns a value that was not stored ([PAE-READ]). A torn
+    // read (the torn-pte-read mutant) can name a hole or beyond the last node, where there
+    // is no struct page to take a reference on; the oracle reports the read itself
+    // (page_table_check_walk_read), and here we stop instead of touching a wild pointer.
+    if (!pfn_valid(pte_pfn(pte))) [[unlikely]] {
+      stop(CNT_stop_bad_pfn);
       return false;
     }
     page* p = pfn_to_page(pte_pfn(pte));
@@ -161,7 +170,7 @@ bool gup_fast_pmd_range(pud_t pud, unsigned long addr, unsigned long end, unsign
     // frees. One load; the PTE table or leaf is found from this copy, and rechecked after
     // the grab ([PTE-RECHECK] compares pmd to *pmdp, [LEAF-RECHECK] the leaf).
     pmd_t pmd = pmdp_get_lockless(pmdp);
-    page_table_check_walk_read(pmdp);
+    page_table_check_walk_read(pmdp, pmd.pmd);
     sync::yield_point("gup_fast:after_pmd_load");
     unsigned long next = pmd_addr_end(addr, end);
     if (!pmd_present(pmd)) {
@@ -187,7 +196,7 @@ bool gup_fast_pud_range(pgd_t pgd, unsigned long addr, unsigned long end, unsign
   pud_t* pudp = pud_offset_lockless(pgd, addr);
   do {
     pud_t pud = pudp_get(pudp);
-    page_table_check_walk_read(pudp);
+    page_table_check_walk_read(pudp, pud.pud);
     unsigned long next = pud_addr_end(addr, end);
     if (!pud_present(pud)) {
       stop(CNT_stop_not_present);
@@ -205,7 +214,7 @@ void gup_fast_pgd_range(mm_struct* mm, unsigned long addr, unsigned long end, un
   pgd_t* pgdp = pgd_offset_pgd(mm->pgd, addr);
   do {
     pgd_t pgd = pgdp_get(pgdp);
-    page_table_check_walk_read(pgdp);
+    page_table_check_walk_read(pgdp, pgd.pgd);
     unsigned long next = pgd_addr_end(addr, end);
     if (pgd_none(pgd)) {
       stop(CNT_stop_not_present);

@@ -90,6 +90,10 @@ std::optional<tlb_mode> parse_tlb_mode(std::string_view s);
 
 struct machine_config {
   unsigned long frames = 1ul << 21;  // 8 GiB of 4 KiB frames, backed lazily
+  // NUMA nodes, 1 or 2; node 1 starts at 4 GiB or above and holds a quarter of the frames
+  // (memmap/memmap.h): small machines then have frame numbers that differ in the high half
+  // of a PAE entry.
+  int nodes = 1;
   pte_mode pte = pte_mode::native;
   table_strategy strategy = table_strategy::rcu;
   std::optional<tlb_mode> tlb;       // default: ipi for strategy ipi, else broadcast

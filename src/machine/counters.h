@@ -13,7 +13,7 @@ GUPFAST_NS_BEGIN
   X(gup_unpins) X(gup_puts)                                                      \
   X(stop_pte_changed) X(stop_pmd_changed) X(stop_folio_changed)                  \
   X(stop_ref_zero) X(stop_seq_changed) X(stop_not_present) X(stop_permission)    \
-  X(stop_unshare) X(stop_special) X(stop_longterm) X(stop_table_gone)            \
+  X(stop_unshare) X(stop_special) X(stop_longterm) X(stop_table_gone) X(stop_bad_pfn) \
   X(folio_recheck_retries) X(wp_seq_busy)                                        \
   X(faults) X(fault_anon) X(fault_zero_page) X(fault_shared) X(cow_copies)        \
   X(cow_reuses) X(unshare_copies) X(fork_pinned_copies) X(forks)                  \

@@ -13,7 +13,7 @@ int machine_create(const machine_config& cfg) {
   // The ipi strategy *is* "the flush IPI waits for irqs-off walkers": it needs ipi flushes.
   if (cfg.strategy == table_strategy::ipi && tlb != tlb_mode::ipi) return -EINVAL;
   if (cfg.unsafe >> NR_UNSAFE_STEPS) return -EINVAL;
-  int err = physmem_init(cfg.frames, cfg.poison);
+  int err = physmem_init(cfg.frames, cfg.poison, cfg.nodes);
   if (err) return err;
   g_cfg = {cfg.pte, cfg.strategy, tlb, cfg.unsafe, cfg.scope};
   pt_reclaim_set_enabled(cfg.pt_reclaim);
@@ -44,6 +44,7 @@ std::string machine_describe() {
                   " pte=" + to_string(g_cfg.pte);
   if (g_cfg.strategy == table_strategy::seqcount) s += std::string(" seq-scope=") + to_string(g_cfg.scope);
   s += " unsafe=" + (g_cfg.unsafe ? unsafe_mask_names(g_cfg.unsafe) : std::string("none"));
+  if (nr_online_nodes > 1) s += " nodes=" + std::to_string(nr_online_nodes);
   if (pt_reclaim_enabled()) s += " pt-reclaim=on";
   return s;
 }

@@ -1,4 +1,5 @@
 // The buddy allocator and the machine's physical memory (mm/page_alloc.c, mm/mm_init.c).
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <sys/mman.h>
@@ -12,87 +13,86 @@ page* mem_map = nullptr;
 uint8_t* frames_base = nullptr;
 unsigned long max_pfn = 0;
 unsigned long zero_pfn = 0;
+pglist_data node_data[MAX_NUMNODES];
+int nr_online_nodes = 0;
 
 namespace {
 
+// One zone per node (the node's ZONE_NORMAL), with its own lock and free lists.
 struct zone {
   sync::spinlock_t lock;
   uint32_t free_head[MAX_PAGE_ORDER + 1];
   unsigned long nr_free;
-  // Frames [0, fresh_top) have never been handed out. They are carved from the top down
-  // in MAX_PAGE_ORDER blocks, so untouched memory stays untouched (lazy backing).
+  unsigned long start_pfn, end_pfn;
+  // Frames [start_pfn, fresh_top) have never been handed out. They are carved from the top
+  // down in the largest aligned blocks, so untouched memory stays untouched (lazy backing).
   unsigned long fresh_top;
   unsigned long allocs, frees;
-  bool poison;
-  memmap_hooks hooks;
 };
 
-zone g_zone;
+zone g_zones[MAX_NUMNODES];
+bool g_poison = false;
+memmap_hooks g_hooks;
 bool g_active = false;
 size_t g_map_bytes = 0, g_frame_bytes = 0;
 
-void list_add(int order, unsigned long pfn) {
+zone* page_zone(unsigned long pfn) { return &g_zones[pfn_to_nid(pfn)]; }
+
+void list_add(zone* z, int order, unsigned long pfn) {
   page* p = pfn_to_page(pfn);
-  uint32_t head = g_zone.free_head[order];
+  uint32_t head = z->free_head[order];
   p->lru_next = head;
   p->lru_prev = NO_PFN;
   if (head != NO_PFN) pfn_to_page(head)->lru_prev = static_cast<uint32_t>(pfn);
-  g_zone.free_head[order] = static_cast<uint32_t>(pfn);
+  z->free_head[order] = static_cast<uint32_t>(pfn);
   p->order = static_cast<uint8_t>(order);
   set_bit_flag(p, PG_buddy);
 }
 
-void list_del(int order, unsigned long pfn) {
+void list_del(zone* z, int order, unsigned long pfn) {
   page* p = pfn_to_page(pfn);
   if (p->lru_prev != NO_PFN)
     pfn_to_page(p->lru_prev)->lru_next = p->lru_next;
   else
-    g_zone.free_head[order] = p->lru_next;
+    z->free_head[order] = p->lru_next;
   if (p->lru_next != NO_PFN) pfn_to_page(p->lru_next)->lru_prev = p->lru_prev;
   p->lru_next = p->lru_prev = NO_PFN;
   clear_bit_flag(p, PG_buddy);
 }
 
-// Context: zone lock held.
-bool refill_from_fresh() {
-  unsigned long block = 1ul << MAX_PAGE_ORDER;
-  if (g_zone.fresh_top < block) {
-    // A tail smaller than a max-order block: hand it out in the largest aligned pieces.
-    if (g_zone.fresh_top == 0) return false;
-    unsigned long pfn = g_zone.fresh_top - 1;
-    int order = 0;
-    while (order < MAX_PAGE_ORDER && (pfn & ((2ul << order) - 1)) == 0 &&
-           pfn + (2ul << order) <= g_zone.fresh_top)
-      order++;
-    g_zone.fresh_top = pfn;
-    list_add(order, pfn);
+// The largest naturally aligned block (at most max order) that ends at fresh_top and lies
+// inside the zone. Context: zone lock held.
+bool refill_from_fresh(zone* z) {
+  for (int order = MAX_PAGE_ORDER; order >= 0; order--) {
+    unsigned long size = 1ul << order;
+    if (z->fresh_top - z->start_pfn < size || ((z->fresh_top - size) & (size - 1))) continue;
+    z->fresh_top -= size;
+    list_add(z, order, z->fresh_top);
     return true;
   }
-  g_zone.fresh_top -= block;
-  list_add(MAX_PAGE_ORDER, g_zone.fresh_top);
-  return true;
+  return false;  // the whole zone has been handed out
 }
 
 // Context: zone lock held.
-long take_block(int order) {
+long take_block(zone* z, int order) {
   for (;;) {
     for (int o = order; o <= MAX_PAGE_ORDER; o++) {
-      uint32_t pfn = g_zone.free_head[o];
+      uint32_t pfn = z->free_head[o];
       if (pfn == NO_PFN) continue;
-      list_del(o, pfn);
+      list_del(z, o, pfn);
       // expand(): give back the upper halves
       while (o > order) {
         o--;
-        list_add(o, pfn + (1ul << o));
+        list_add(z, o, pfn + (1ul << o));
       }
       return pfn;
     }
-    if (!refill_from_fresh()) return -1;
+    if (!refill_from_fresh(z)) return -1;
   }
 }
 
 void poison_frames(unsigned long pfn, int order) {
-  if (g_zone.poison) std::memset(pfn_to_virt(pfn), PAGE_POISON, PAGE_SIZE << order);
+  if (g_poison) std::memset(pfn_to_virt(pfn), PAGE_POISON, PAGE_SIZE << order);
 }
 
 void reset_page(page* p) {
@@ -116,13 +116,24 @@ int folio_mapcount(const folio* f) {
   return n;
 }
 
-int physmem_init(unsigned long nr_frames, bool poison) {
+int physmem_init(unsigned long nr_frames, bool poison, int nr_nodes) {
   if (g_active) return -EBUSY;
+  if (nr_nodes < 1 || nr_nodes > MAX_NUMNODES) return -EINVAL;
   // pfns must fit the PAE entry format (36-bit physical addresses: 2^24 frames = 64 GiB)
   // and our 32-bit list links.
   if (nr_frames < 2 * (1ul << MAX_PAGE_ORDER) || nr_frames > (1ul << 24)) return -EINVAL;
-  g_map_bytes = nr_frames * sizeof(page);
-  g_frame_bytes = nr_frames * PAGE_SIZE;
+  unsigned long present[MAX_NUMNODES] = {nr_frames, 0}, start[MAX_NUMNODES] = {0, 0};
+  if (nr_nodes == 2) {
+    present[1] = nr_frames / 4;
+    present[0] = nr_frames - present[1];
+    unsigned long block = 1ul << MAX_PAGE_ORDER;
+    start[1] = std::max(NODE1_MIN_START_PFN, (present[0] + block - 1) & ~(block - 1));
+  }
+  // Node 1 ends at 2^24 frames at most: either it starts at 4 GiB with under 2^20 / 3
+  // frames, or right after node 0 with a quarter of at most 2^24.
+  unsigned long end = start[nr_nodes - 1] + present[nr_nodes - 1];
+  g_map_bytes = end * sizeof(page);
+  g_frame_bytes = end * PAGE_SIZE;
   void* map = mmap(nullptr, g_map_bytes, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (map == MAP_FAILED) return -ENOMEM;
@@ -136,17 +147,23 @@ int physmem_init(unsigned long nr_frames, bool poison) {
   // -1; those are set when a page is first handed out (reset_page).
   mem_map = static_cast<page*>(map);
   frames_base = static_cast<uint8_t*>(fr);
-  max_pfn = nr_frames;
-  for (auto& h : g_zone.free_head) h = NO_PFN;
-  g_zone.nr_free = nr_frames;
-  g_zone.fresh_top = nr_frames;
-  g_zone.allocs = g_zone.frees = 0;
-  g_zone.poison = poison;
-  g_zone.hooks = {};
+  max_pfn = end;
+  nr_online_nodes = nr_nodes;
+  for (int nid = 0; nid < MAX_NUMNODES; nid++) {
+    node_data[nid] = {start[nid], nid < nr_nodes ? present[nid] : 0};
+    zone& z = g_zones[nid];
+    for (auto& h : z.free_head) h = NO_PFN;
+    z.nr_free = node_data[nid].node_present_pages;
+    z.start_pfn = start[nid];
+    z.end_pfn = z.fresh_top = node_end_pfn(nid);
+    z.allocs = z.frees = 0;
+  }
+  g_poison = poison;
+  g_hooks = {};
   g_active = true;
-  page* z = alloc_pages(__GFP_ZERO, 0);
-  set_bit_flag(z, PG_reserved);
-  zero_pfn = page_to_pfn(z);
+  page* zp = alloc_pages(__GFP_ZERO, 0);
+  set_bit_flag(zp, PG_reserved);
+  zero_pfn = page_to_pfn(zp);
   return 0;
 }
 
@@ -157,35 +174,48 @@ void physmem_exit() {
   mem_map = nullptr;
   frames_base = nullptr;
   max_pfn = 0;
+  nr_online_nodes = 0;
   g_active = false;
 }
 
 bool physmem_active() { return g_active; }
 
 physmem_stats physmem_get_stats() {
-  sync::spin_lock(&g_zone.lock);
-  physmem_stats s{max_pfn, g_zone.nr_free, g_zone.allocs, g_zone.frees};
-  sync::spin_unlock(&g_zone.lock);
+  physmem_stats s{};
+  for (int nid = 0; nid < nr_online_nodes; nid++) {
+    zone& z = g_zones[nid];
+    sync::spin_lock(&z.lock);
+    s.nr_frames += node_data[nid].node_present_pages;
+    s.nr_free += z.nr_free;
+    s.allocs += z.allocs;
+    s.frees += z.frees;
+    sync::spin_unlock(&z.lock);
+  }
   return s;
 }
 
-void physmem_set_hooks(const memmap_hooks& hooks) { g_zone.hooks = hooks; }
+void physmem_set_hooks(const memmap_hooks& hooks) { g_hooks = hooks; }
 
-page* alloc_pages(gfp_t gfp, int order) {
-  if (order < 0 || order > MAX_PAGE_ORDER) return nullptr;
-  sync::spin_lock(&g_zone.lock);
-  long pfn = take_block(order);
-  if (pfn >= 0) {
-    g_zone.nr_free -= 1ul << order;
-    g_zone.allocs++;
+page* alloc_pages_node(int nid, gfp_t gfp, int order) {
+  if (order < 0 || order > MAX_PAGE_ORDER || nid < 0 || nid >= nr_online_nodes) return nullptr;
+  long pfn = -1;
+  // The zonelist: the preferred node first, then the others in order.
+  for (int i = 0; i < nr_online_nodes && pfn < 0; i++) {
+    zone* z = &g_zones[(nid + i) % nr_online_nodes];
+    sync::spin_lock(&z->lock);
+    pfn = take_block(z, order);
+    if (pfn >= 0) {
+      z->nr_free -= 1ul << order;
+      z->allocs++;
+    }
+    sync::spin_unlock(&z->lock);
   }
-  sync::spin_unlock(&g_zone.lock);
   if (pfn < 0) return nullptr;
   for (unsigned long i = 0; i < (1ul << order); i++) reset_page(pfn_to_page(pfn + i));
   if (gfp & __GFP_ZERO) std::memset(pfn_to_virt(pfn), 0, PAGE_SIZE << order);
   page* p = pfn_to_page(pfn);
   // The oracle learns of the new incarnation before anyone can take a reference on it.
-  if (g_zone.hooks.frame_allocated) g_zone.hooks.frame_allocated(g_zone.hooks.ctx, pfn, order);
+  if (g_hooks.frame_allocated) g_hooks.frame_allocated(g_hooks.ctx, pfn, order);
   // The new owner's first reference. Release: a GUP-fast that wins folio_ref_try_add() on
   // this recycled page sees the reset metadata (and then fails its PTE recheck).
   p->_refcount.store(1, sync::release);
@@ -198,10 +228,10 @@ void __free_pages(page* p, int order) {
     // bad_page(): freeing a free block (a refcount went to zero twice). Report and leak
     // it rather than corrupt the free lists.
     count_event(CNT_bad_page);
-    if (g_zone.hooks.bad_page) g_zone.hooks.bad_page(g_zone.hooks.ctx, pfn, "free of a free block");
+    if (g_hooks.bad_page) g_hooks.bad_page(g_hooks.ctx, pfn, "free of a free block");
     return;
   }
-  if (g_zone.hooks.frame_freed) g_zone.hooks.frame_freed(g_zone.hooks.ctx, pfn, order);
+  if (g_hooks.frame_freed) g_hooks.frame_freed(g_hooks.ctx, pfn, order);
   for (unsigned long i = 0; i < (1ul << order); i++) {
     page* q = p + i;
     q->flags.store(1ul << PG_free, sync::relaxed);
@@ -212,16 +242,18 @@ void __free_pages(page* p, int order) {
     q->mapping.store(0, sync::relaxed);
   }
   poison_frames(pfn, order);
-  sync::spin_lock(&g_zone.lock);
-  g_zone.nr_free += 1ul << order;
-  g_zone.frees++;
-  // __free_one_page(): merge with free buddies of the same order.
+  zone* z = page_zone(pfn);
+  sync::spin_lock(&z->lock);
+  z->nr_free += 1ul << order;
+  z->frees++;
+  // __free_one_page(): merge with free buddies of the same order (inside the zone's
+  // carved part: blocks are naturally aligned, so a buddy never crosses a node).
   while (order < MAX_PAGE_ORDER) {
     unsigned long buddy = pfn ^ (1ul << order);
-    if (buddy >= g_zone.fresh_top && buddy < max_pfn) {
+    if (buddy >= z->fresh_top && buddy < z->end_pfn) {
       page* b = pfn_to_page(buddy);
       if (PageBuddy(b) && b->order == order) {
-        list_del(order, buddy);
+        list_del(z, order, buddy);
         pfn &= ~(1ul << order);
         order++;
         continue;
@@ -229,13 +261,13 @@ void __free_pages(page* p, int order) {
     }
     break;
   }
-  list_add(order, pfn);
-  sync::spin_unlock(&g_zone.lock);
+  list_add(z, order, pfn);
+  sync::spin_unlock(&z->lock);
 }
 
-folio* folio_alloc(gfp_t gfp, int order) {
+folio* __folio_alloc_node(gfp_t gfp, int order, int nid) {
   if (order < 0 || order > MAX_FOLIO_ORDER) return nullptr;
-  page* p = alloc_pages(gfp, order);
+  page* p = alloc_pages_node(nid, gfp, order);
   if (!p) return nullptr;
   if (order > 0) {
     // prep_compound_page(): the head owns the counts; tails point at it with bit 0 set.
@@ -279,12 +311,6 @@ void folio_put_refs(folio* f, int refs) {
 void folio_put(folio* f) { folio_put_refs(f, 1); }
 
 // ---- frame data ---------------------------------------------------------------------------
-void frame_copy(unsigned long dst_pfn, unsigned long src_pfn) {
-  auto* d = reinterpret_cast<uint64_t*>(pfn_to_virt(dst_pfn));
-  auto* s = reinterpret_cast<const uint64_t*>(pfn_to_virt(src_pfn));
-  for (unsigned i = 0; i < PAGE_SIZE / 8; i++) sync::store(d + i, sync::load(s + i, sync::relaxed), sync::relaxed);
-}
-
 void frame_fill(unsigned long pfn, uint8_t byte) {
   auto* d = reinterpret_cast<uint64_t*>(pfn_to_virt(pfn));
   uint64_t w = 0x0101010101010101ull * byte;
@@ -292,6 +318,16 @@ void frame_fill(unsigned long pfn, uint8_t byte) {
 }
 
 void frame_zero(unsigned long pfn) { frame_fill(pfn, 0); }
+
+void copy_user_highpage(unsigned long dst_pfn, unsigned long src_pfn) {
+  auto* d = reinterpret_cast<uint64_t*>(pfn_to_virt(dst_pfn));
+  auto* s = reinterpret_cast<const uint64_t*>(pfn_to_virt(src_pfn));
+  // Races with device writes and user stores to the source (through pins or a stale TLB):
+  // each word is whatever the source held when it was read, as with the kernel's copy.
+  for (unsigned i = 0; i < PAGE_SIZE / 8; i++) d[i] = sync::load(s + i, sync::relaxed);
+}
+
+void clear_user_highpage(unsigned long dst_pfn) { std::memset(pfn_to_virt(dst_pfn), 0, PAGE_SIZE); }
 
 uint8_t frame_read_byte(unsigned long pfn, unsigned off) {
   return sync::load(pfn_to_virt(pfn) + off, sync::relaxed);

@@ -10,7 +10,8 @@ GUPFAST_NS_BEGIN
 
 namespace {
 
-// The hardware page walker: lockless, one load per level, next level from the loaded
+// The hardware page walker: lockless, one 8-byte load per level (PAE entries too: the MMU
+// does not tear them, unlike ptep_get_lockless's two halves), next level from the loaded
 // copy; sets accessed/dirty with a locked update as x86 does. Races with every writer of
 // the tables; safe because it runs inside an access ([TLB-ACCESS]): frees of tables and
 // frames wait for the TLB flush, and the flush waits for in-flight accesses (broadcast)
@@ -19,15 +20,15 @@ bool hw_walk(mm_struct* mm, unsigned long addr, bool write, pteval_t* out) {
   for (;;) {
     pgd_t* pgdp = pgd_offset_pgd(mm->pgd, addr);
     pgd_t pgd = pgdp_get(pgdp);
-    page_table_check_walk_read(pgdp);
+    page_table_check_walk_read(pgdp, pgd.pgd);
     if (!pgd_present(pgd)) return false;
     pud_t* pudp = pud_offset_lockless(pgd, addr);
     pud_t pud = pudp_get(pudp);
-    page_table_check_walk_read(pudp);
+    page_table_check_walk_read(pudp, pud.pud);
     if (!pud_present(pud)) return false;
     pmd_t* pmdp = pmd_offset_lockless(pud, addr);
-    pmd_t pmd = pmdp_get_lockless(pmdp);
-    page_table_check_walk_read(pmdp);
+    pmd_t pmd = pmdp_get_hw(pmdp);
+    page_table_check_walk_read(pmdp, pmd.pmd);
     if (!pmd_present(pmd)) return false;
     if (pmd_leaf(pmd)) {
       if (!pmd_access_permitted(pmd, write)) return false;
@@ -39,8 +40,8 @@ bool hw_walk(mm_struct* mm, unsigned long addr, bool write, pteval_t* out) {
       return true;
     }
     pte_t* ptep = pte_offset_lockless(pmd, addr);
-    pte_t pte = ptep_get_lockless(ptep);
-    page_table_check_walk_read(ptep);
+    pte_t pte = ptep_get_hw(ptep);
+    page_table_check_walk_read(ptep, pte.pte);
     if (!pte_access_permitted(pte, write)) return false;
     pteval_t want = pte.pte | _PAGE_ACCESSED | (write ? _PAGE_DIRTY : 0);
     if (want != pte.pte && !ptep_cmpxchg(ptep, pte, {want})) continue;

@@ -135,9 +135,9 @@ vm_fault_t wp_page_copy(vm_area_struct* vma, unsigned long addr, pmd_t* pmdp, pt
     return VM_FAULT_OOM;
   }
   if (old)
-    frame_copy(folio_pfn(nf), page_to_pfn(pfn_to_page(pte_pfn(orig))));
+    copy_user_highpage(folio_pfn(nf), pte_pfn(orig));
   else
-    frame_zero(folio_pfn(nf));
+    clear_user_highpage(folio_pfn(nf));
   folio_mark_uptodate(nf);
 
   sync::spinlock_t* ptl;

@@ -34,7 +34,7 @@ int folio_try_dup_anon_rmap_pte(folio* f, page* p, vm_area_struct* src_vma) {
 int copy_present_page(vm_area_struct* dst_vma, pte_t* dst_pte, unsigned long addr, page* src) {
   folio* nf = folio_alloc(0, 0);
   if (!nf) return -ENOMEM;
-  frame_copy(folio_pfn(nf), page_to_pfn(src));
+  copy_user_highpage(folio_pfn(nf), page_to_pfn(src));
   sync::smp_wmb();
   folio_add_new_anon_rmap(nf, dst_vma, addr);
   folio_add_lru(nf);

@@ -183,10 +183,10 @@ int collapse_copy(folio* hf, pte_t* ptes, collapse_stats* st) {
     pte_t pte = ptep_get(ptes + i);
     unsigned long dst = folio_pfn(hf) + i;
     if (pte_none_or_zero(pte)) {
-      frame_zero(dst);
+      clear_user_highpage(dst);
       nr_none++;
     } else {
-      frame_copy(dst, pte_pfn(pte));
+      copy_user_highpage(dst, pte_pfn(pte));
       st->nr_copied++;
     }
   }

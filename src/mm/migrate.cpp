@@ -44,7 +44,7 @@ void move_to_new_folio(folio* dst, folio* src) {
     folio_ref_add(dst, static_cast<int>(folio_nr_pages(src)));
     swap_cache_replace_folio(src, dst);
   }
-  frame_copy(folio_pfn(dst), folio_pfn(src));
+  copy_user_highpage(folio_pfn(dst), folio_pfn(src));  // dst: locked, not mapped yet
   folio_migrate_flags(dst, src);
   // The copy before anything that publishes dst (the PTEs remove_migration_pte installs).
   sync::smp_wmb();
@@ -58,7 +58,9 @@ bool migrate_one(folio* src, migrate_stats* st) {
     count_fail(st, fail_why::pinned);
     return false;
   }
-  folio* dst = folio_alloc(0, 0);
+  // alloc_migration_target(): the destination is the next node (as move_pages() or NUMA
+  // balancing would pick one); on a one-node machine, any free frame of that node.
+  folio* dst = __folio_alloc_node(0, 0, (folio_nid(src) + 1) % nr_online_nodes);
   if (!dst) {
     count_fail(st, fail_why::nomem);
     return false;

@@ -6,7 +6,9 @@
 //                          get_and_clear, cmpxchg, set_pmd, pud/pgd writes): the oracle
 //                          keeps the history of translations with a logical clock
 //   walk_begin / walk_read a lockless walker (GUP-fast, the hardware walk) entered its
-//                          protected section / read an entry of a table: table-uaf
+//                          protected section / read an entry of a table (and the value
+//                          it got): table-uaf, and torn-entry for a PAE value whose
+//                          halves come from two different stores
 //   user_access            a process load/store reached a frame through a translation:
 //                          frame-uaf
 //   gup_ref_get/put        GUP took / is about to drop references on a folio: a frame
@@ -26,7 +28,7 @@ struct page_table_check_ops {
   void (*entry_write_begin)(void* ctx, const pteval_t* p) = nullptr;
   void (*entry_write_end)(void* ctx, const pteval_t* p) = nullptr;
   void (*walk_begin)(void* ctx) = nullptr;
-  void (*walk_read)(void* ctx, const void* entry) = nullptr;
+  void (*walk_read)(void* ctx, const void* entry, uint64_t val) = nullptr;
   void (*user_access)(void* ctx, mm_struct* mm, unsigned long addr, unsigned long pfn, bool write) = nullptr;
   void (*gup_ref_get)(void* ctx, folio* f, int refs) = nullptr;
   void (*gup_ref_put)(void* ctx, folio* f, int refs) = nullptr;
@@ -51,9 +53,9 @@ inline void page_table_check_walk_begin() {
   if (g_page_table_check) [[unlikely]]
     g_page_table_check_ops.walk_begin(g_page_table_check_ops.ctx);
 }
-inline void page_table_check_walk_read(const void* entry) {
+inline void page_table_check_walk_read(const void* entry, uint64_t val) {
   if (g_page_table_check) [[unlikely]]
-    g_page_table_check_ops.walk_read(g_page_table_check_ops.ctx, entry);
+    g_page_table_check_ops.walk_read(g_page_table_check_ops.ctx, entry, val);
 }
 inline void page_table_check_user_access(mm_struct* mm, unsigned long addr, unsigned long pfn, bool write) {
   if (g_page_table_check) [[unlikely]]

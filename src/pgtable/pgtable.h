@@ -105,6 +105,9 @@ inline void entry_clear_bits_low(pteval_t* p, uint32_t bits) {
 // ---- PTE accessors -------------------------------------------------------------------
 inline pte_t ptep_get(pte_t* ptep) { return {pgtable_detail::entry_read(&ptep->pte)}; }
 inline pte_t ptep_get_lockless(pte_t* ptep) { return {pgtable_detail::entry_get_lockless(&ptep->pte)}; }
+// The MMU's read of an entry (mm/access.cpp's hardware walk): one 8-byte load in both
+// modes, as x86 PAE paging reads its 64-bit entries; only software reads the halves apart.
+inline pte_t ptep_get_hw(pte_t* ptep) { return {sync::load(&ptep->pte, sync::relaxed)}; }
 inline void set_pte(pte_t* ptep, pte_t pte) { pgtable_detail::entry_set(&ptep->pte, pte.pte); }
 inline void pte_clear(pte_t* ptep) { pgtable_detail::entry_clear(&ptep->pte); }
 inline void set_pte_atomic(pte_t* ptep, pte_t pte) { pgtable_detail::entry_set_atomic(&ptep->pte, pte.pte); }
@@ -119,6 +122,7 @@ inline bool ptep_cmpxchg(pte_t* ptep, pte_t& old, pte_t v) {
 // ---- PMD accessors -------------------------------------------------------------------
 inline pmd_t pmdp_get(pmd_t* pmdp) { return {pgtable_detail::entry_read(&pmdp->pmd)}; }
 inline pmd_t pmdp_get_lockless(pmd_t* pmdp) { return {pgtable_detail::entry_get_lockless(&pmdp->pmd)}; }
+inline pmd_t pmdp_get_hw(pmd_t* pmdp) { return {sync::load(&pmdp->pmd, sync::relaxed)}; }
 inline void set_pmd(pmd_t* pmdp, pmd_t pmd) { pgtable_detail::entry_set_atomic(&pmdp->pmd, pmd.pmd); }
 inline void pmd_clear(pmd_t* pmdp) { pgtable_detail::entry_clear(&pmdp->pmd); }
 inline pmd_t pmdp_huge_get_and_clear(pmd_t* pmdp) { return {pgtable_detail::entry_xchg(&pmdp->pmd, 0)}; }

@@ -37,6 +37,7 @@ struct machine_options {
   std::string pte = "native";
   std::string seq_scope;  // empty: the machine's default; only with --strategy seqcount
   unsigned long frames = machine_config{}.frames;
+  int nodes = machine_config{}.nodes;
   bool pt_reclaim = false;  // --pt-reclaim: MADV_DONTNEED frees the PTE tables it empties
 };
 

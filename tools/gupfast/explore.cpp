@@ -47,6 +47,7 @@ base_settings base_of(const litmus::file& f, const explore_options& o) {
   pick(&b.pte, "--pte", o.machine.pte, f.machine.pte);
   pick(&b.seq_scope, "--seq-scope", o.machine.seq_scope, f.machine.seq_scope);
   b.pt_reclaim = o.machine.pt_reclaim || f.machine.pt_reclaim.value_or(false);
+  b.nodes = o.given("--nodes") ? o.machine.nodes : f.machine.nodes.value_or(1);
   return b;
 }
 
@@ -54,7 +55,7 @@ base_settings base_of(const litmus::file& f, const explore_options& o) {
 // with broadcast flushes; a seq-scope without the seqcount strategy is ignored).
 std::optional<litmus::run_config> resolve(const std::string& strategy, const std::optional<std::string>& tlb,
                                           const std::string& pte, const std::optional<std::string>& scope,
-                                          bool pt_reclaim, uint32_t unsafe) {
+                                          bool pt_reclaim, int nodes, uint32_t unsafe) {
   litmus::run_config c;
   c.strategy = strategy;
   c.tlb = tlb ? *tlb : strategy == "ipi" ? "ipi" : "broadcast";
@@ -62,6 +63,7 @@ std::optional<litmus::run_config> resolve(const std::string& strategy, const std
   c.pte = pte;
   if (scope && strategy == "seqcount") c.seq_scope = *scope;
   c.pt_reclaim = pt_reclaim;
+  c.nodes = nodes;
   c.unsafe = unsafe;
   return c;
 }
@@ -70,6 +72,7 @@ std::string replay_command(const explore_options& o, const litmus::run_config& c
   std::string s = fmt::format("gupfast explore {} --strategy {} --tlb {} --pte {}", o.target, c.strategy, c.tlb, c.pte);
   if (c.strategy == "seqcount") s += " --seq-scope " + c.seq_scope;
   if (c.pt_reclaim) s += " --pt-reclaim";
+  if (c.nodes != 1) s += fmt::format(" --nodes {}", c.nodes);
   if (c.unsafe) s += " --unsafe " + unsafe_mask_names(c.unsafe);
   if (o.given("--max-steps")) s += fmt::format(" --max-steps {}", o.max_steps);
   return s + " --replay " + token;
@@ -97,10 +100,10 @@ namespace {
 int run_once(const litmus::file& f, const explore_options& o) {
   base_settings b = base_of(f, o);
   auto cfg = resolve(b.strategy.value.value_or("rcu"), b.tlb.value, b.pte.value.value_or("native"), b.seq_scope.value,
-                     b.pt_reclaim, o.unsafe_mask);
+                     b.pt_reclaim, b.nodes, o.unsafe_mask);
   if (!cfg && !b.tlb.from_cli)  // the file's tlb does not fit the command line's strategy
     cfg = resolve(*b.strategy.value, std::nullopt, b.pte.value.value_or("native"), b.seq_scope.value, b.pt_reclaim,
-                  o.unsafe_mask);
+                  b.nodes, o.unsafe_mask);
   if (!cfg) {
     fmt::print(stderr, "gupfast: explore: strategy ipi needs tlb ipi ({} says tlb={}); see gupfast --help\n", f.path,
                *b.tlb.value);
@@ -185,12 +188,21 @@ command add_explore_command(CLI::App& root) {
   sub->add_option("--runs", o->runs, "random, pct: executions to run")->check(CLI::Range(uint64_t(1), uint64_t(1) << 40));
   sub->add_option("--seed", o->seed, "random, pct: the seed (a run is reproducible from it)")->capture_default_str();
   sub->add_option("--pct-depth", o->pct_depth, "pct: the bug depth (priority change points + 1)")->check(CLI::Range(1, 20));
+  // CLI::PositiveNumber would print its range as "0.000000 to 1.797...e308" spelled out.
+  auto positive = [](const char* what) {
+    return CLI::Validator(
+        [what](std::string& s) -> std::string {
+          double v = 0;
+          return CLI::detail::lexical_cast(s, v) && v > 0 ? std::string() : fmt::format("'{}' is not {}", s, what);
+        },
+        what);
+  };
   sub->add_option("--time-limit", o->time_limit, "Stop after this many seconds (the result says not exhaustive)")
-      ->check(CLI::PositiveNumber);
+      ->check(positive("a positive number of seconds"));
   sub->add_option("--max-executions", o->max_executions,
                   "dfs: stop after this many executions (the result says not exhaustive); deterministic, "
                   "unlike --time-limit")
-      ->check(CLI::PositiveNumber);
+      ->check(positive("a positive number of executions"));
   sub->add_option("--max-steps", o->max_steps, "Scheduling points per execution before it counts as a livelock");
   sub->add_option("--shard", o->shard,
                   "I/N: explore the I-th of N deterministic parts of the search (0 <= I < N); N processes "

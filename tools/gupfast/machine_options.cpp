@@ -5,7 +5,7 @@
 #include <fmt/format.h>
 
 #include "cli.h"
-#include "memmap/page.h"
+#include "memmap/memmap.h"
 
 namespace gupfast::cli {
 
@@ -54,6 +54,11 @@ void add_machine_options(CLI::App* cmd, machine_options* o) {
   cmd->add_option("--frames", o->frames, "Physical memory in 4 KiB frames (backed lazily)")
       ->check(CLI::Range(MIN_FRAMES, MAX_FRAMES).description(fmt::format("in [{}, {}]", MIN_FRAMES, MAX_FRAMES)))
       ->capture_default_str();
+  cmd->add_option("--nodes", o->nodes,
+                  "NUMA nodes: 1, or 2 (node 1 from 4 GiB up with a quarter of the frames; CPUs on "
+                  "node 0; migration moves pages to the other node)")
+      ->check(CLI::Range(1, MAX_NUMNODES))
+      ->capture_default_str();
   cmd->add_flag("--pt-reclaim", o->pt_reclaim,
                 "CONFIG_PT_RECLAIM: MADV_DONTNEED frees the PTE tables it leaves empty (under the ipi "
                 "strategy with mmap_lock held for write)");
@@ -65,6 +70,7 @@ machine_config to_machine_config(const machine_options& o) {
   cfg.pte = *parse_pte_mode(o.pte);
   if (!o.tlb.empty()) cfg.tlb = *parse_tlb_mode(o.tlb);
   cfg.frames = o.frames;
+  cfg.nodes = o.nodes;
   cfg.pt_reclaim = o.pt_reclaim;
   if (!o.seq_scope.empty()) {
     if (cfg.strategy != table_strategy::seqcount)

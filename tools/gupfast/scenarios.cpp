@@ -71,14 +71,6 @@ int list_scenarios() {
   return 0;
 }
 
-// Mutants whose window the explorer's machine cannot open, with why (docs/explore.md):
-// they are caught by `gupfast stress` instead (docs/stress.md).
-const std::map<std::string, std::string> stress_only = {
-    {"torn-pte-read",
-     "stress only: a torn PAE read names another frame only when frame numbers differ in the "
-     "high half (memory above 4 GiB); the explorer's machine has 8 MiB"},
-};
-
 // For each mutant: the scenarios with an `expect KIND with ...` line naming it.
 int list_mutants() {
   std::map<int, std::set<std::string>> by_mutant;
@@ -97,9 +89,7 @@ int list_mutants() {
     const auto& set = by_mutant[s];
     std::string names;
     for (const std::string& n : set) names += (names.empty() ? "" : ", ") + n;
-    auto why = stress_only.find(unsafe_steps[s].name);
-    if (set.empty() && why != stress_only.end()) names = why->second;
-    else if (set.empty()) missing++;
+    if (set.empty()) missing++;
     fmt::print("{:<22} {}\n", unsafe_steps[s].name, names.empty() ? "NOT CAUGHT by any scenario" : names);
   }
   return missing ? EXIT_RUN_FAILED : 0;

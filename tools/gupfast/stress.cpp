@@ -43,11 +43,11 @@ constexpr unsigned MAX_PRINTED = 10;  // violation lines printed as they come
 
 const char* const stop_names[] = {"pte_changed", "pmd_changed",  "folio_changed", "ref_zero",
                                   "seq_changed", "not_present",  "permission",    "unshare",
-                                  "special",     "longterm",     "table_gone"};
+                                  "special",     "longterm",     "table_gone",    "bad_pfn"};
 const counter_id stop_ids[] = {CNT_stop_pte_changed, CNT_stop_pmd_changed, CNT_stop_folio_changed,
                                CNT_stop_ref_zero,    CNT_stop_seq_changed, CNT_stop_not_present,
                                CNT_stop_permission,  CNT_stop_unshare,     CNT_stop_special,
-                               CNT_stop_longterm,    CNT_stop_table_gone};
+                               CNT_stop_longterm,    CNT_stop_table_gone,  CNT_stop_bad_pfn};
 static_assert(std::size(stop_names) == std::size(stop_ids));
 
 const char* const gup_call_names[stress::NR_GUP_CALLS] = {"pin_fast", "get_fast", "pin", "get"};
