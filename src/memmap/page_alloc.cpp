@@ -129,9 +129,10 @@ int physmem_init(unsigned long nr_frames, bool poison, int nr_nodes) {
     unsigned long block = 1ul << MAX_PAGE_ORDER;
     start[1] = std::max(NODE1_MIN_START_PFN, (present[0] + block - 1) & ~(block - 1));
   }
-  // Node 1 ends at 2^24 frames at most: either it starts at 4 GiB with under 2^20 / 3
-  // frames, or right after node 0 with a quarter of at most 2^24.
+  // Node 1 starts at 4 GiB with at most 2^20 / 3 frames, or at node 0's end rounded up to a
+  // max-order block with a quarter of the frames: within 2^24 either way (checked anyway).
   unsigned long end = start[nr_nodes - 1] + present[nr_nodes - 1];
+  if (end > (1ul << 24)) return -EINVAL;
   g_map_bytes = end * sizeof(page);
   g_frame_bytes = end * PAGE_SIZE;
   void* map = mmap(nullptr, g_map_bytes, PROT_READ | PROT_WRITE,
