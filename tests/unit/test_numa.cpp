@@ -125,3 +125,28 @@ TEST_F(Numa, CopiesIntoNewFramesCopyAndClear) {
   __free_pages(src, 0);
   __free_pages(dst, 0);
 }
+
+// A machine whose size is no multiple of a max-order block: blocks are carved naturally
+// aligned from the top (an order-n block starts at a multiple of 2^n, which the buddy
+// merge's pfn ^ (1 << order) relies on), and every frame is handed out and comes back.
+TEST(NumaLayout, OddSizedMachineCarvesAlignedBlocks) {
+  ASSERT_EQ(physmem_init(3000, false, 1), 0);
+  page* big = alloc_pages(0, MAX_PAGE_ORDER);
+  ASSERT_NE(big, nullptr);
+  EXPECT_EQ(page_to_pfn(big) % (1ul << MAX_PAGE_ORDER), 0ul);
+  __free_pages(big, MAX_PAGE_ORDER);
+  std::vector<page*> all;
+  while (page* p = alloc_pages(0, 0)) all.push_back(p);
+  EXPECT_EQ(all.size(), 3000ul - 1);  // all but the zero page
+  for (page* p : all) __free_pages(p, 0);
+  EXPECT_EQ(physmem_get_stats().nr_free, 3000ul - 1);
+  // Merged back: two max-order blocks fit again ([0, 1024) and [1024, 2048)).
+  page* a = alloc_pages(0, MAX_PAGE_ORDER);
+  page* b = alloc_pages(0, MAX_PAGE_ORDER);
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(page_to_pfn(a) % (1ul << MAX_PAGE_ORDER), 0ul);
+  EXPECT_EQ(page_to_pfn(b) % (1ul << MAX_PAGE_ORDER), 0ul);
+  __free_pages(a, MAX_PAGE_ORDER);
+  __free_pages(b, MAX_PAGE_ORDER);
+  physmem_exit();
+}
