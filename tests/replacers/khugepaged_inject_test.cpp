@@ -21,7 +21,6 @@
 #include <sched.h>
 
 #include <atomic>
-#include <chrono>
 #include <cstring>
 #include <thread>
 
@@ -38,21 +37,16 @@ thread_local role tl_role = NONE;
 
 struct schedule {
   std::atomic<bool> walker_parked{false}, go{false}, walker_done{false}, cleared{false};
-  std::atomic<bool> released_in_wait{false}, timed_out{false};
+  std::atomic<bool> released_in_wait{false};
 };
 schedule* g_sched = nullptr;
 
-// A hang breaker only (never an expected path): a parked thread gives up after 20 s.
+// A parked thread waits as long as it takes: no clock decides a verdict. If the other side
+// never releases it (a bug), the test hangs and ctest's TIMEOUT (tests/CMakeLists.txt)
+// reports it.
 template <class F>
 void wait_for(F done) {
-  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > until) {
-      g_sched->timed_out = true;
-      return;
-    }
-    sched_yield();
-  }
+  while (!done()) sched_yield();
 }
 
 void hook(const char* name, void*) {
@@ -138,7 +132,6 @@ TEST_P(CollapseVsGupFast, PinAfterTheRefcountCheckNeedsBothChecksRemoved) {
   collapser.join();
   sync::set_yield_hook(nullptr, nullptr);
   g_sched = nullptr;
-  ASSERT_FALSE(s.timed_out) << "a parked thread was never released";
   ASSERT_TRUE(s.go);
   // Collapse had to wait for the walker exactly where the protocol makes it wait: an IPI
   // flush, or the rcu strategy's tlb_remove_table_sync_one.
