@@ -132,19 +132,20 @@ void detach_table(oracle_state* o, unsigned long tpfn, uint64_t tb, uint64_t te)
   }
 }
 
+bool write_in_flight(oracle_state* o, const void* entry, uint64_t t1) {
+  for (int cpu = 0; cpu <= sync::NR_CPUS; cpu++) {
+    auto it = o->pending.find({entry, cpu});
+    if (it != o->pending.end() && it->second.second <= t1) return true;
+  }
+  return false;
+}
+
 bool pending_maps(oracle_state* o, mm_struct* mm, unsigned long addr, unsigned long pfn, uint64_t t1) {
   if (o->pending.empty()) return false;
   // The walk to addr as it is now. A lockless peek: page-table frames are never unmapped,
   // so a stale pointer still reads memory.
   const void* path[4];
   int n = 0;
-  auto in_flight = [&](const void* entry) {
-    for (int cpu = 0; cpu <= sync::NR_CPUS; cpu++) {
-      auto it = o->pending.find({entry, cpu});
-      if (it != o->pending.end() && it->second.second <= t1) return true;
-    }
-    return false;
-  };
   pgd_t* pgdp = pgd_offset_pgd(mm->pgd, addr);
   path[n++] = pgdp;
   pgd_t pgd = pgdp_get(pgdp);
@@ -170,7 +171,7 @@ bool pending_maps(oracle_state* o, mm_struct* mm, unsigned long addr, unsigned l
   // Mapped now; is the history behind because a write on the way is still in flight (the
   // entry itself, or a table above it whose attach has not been recorded yet)?
   for (int i = 0; i < n; i++)
-    if (in_flight(path[i])) return true;
+    if (write_in_flight(o, path[i], t1)) return true;
   return false;
 }
 

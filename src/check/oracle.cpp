@@ -131,8 +131,7 @@ void check_torn_read(oracle_state* o, const void* entry, unsigned long tpfn, uin
     std::lock_guard g(o->lock);
     auto t = o->tables.find(tpfn);
     if (t == o->tables.end() || !t->second.attached || t->second.level != 1) return;
-    for (int cpu = 0; cpu <= sync::NR_CPUS; cpu++)
-      if (o->pending.count({entry, cpu})) return;
+    if (write_in_flight(o, entry, OPEN)) return;
     unsigned long idx = (reinterpret_cast<uintptr_t>(entry) & (PAGE_SIZE - 1)) / sizeof(pteval_t);
     unsigned long addr = t->second.base + (idx << PAGE_SHIFT), pfn = pte_pfn({val});
     uint32_t mm_id = t->second.mm_id;

@@ -140,6 +140,8 @@ void detach_table(oracle_state* o, unsigned long tpfn, uint64_t tb, uint64_t te)
 // whose attach the history has not recorded yet? Such a store is visible to walkers before
 // entry_write_end records it. Context: o->lock held.
 bool pending_maps(oracle_state* o, mm_struct* mm, unsigned long addr, unsigned long pfn, uint64_t t1);
+// Is a write to this entry between its begin (by tick t1) and end hooks on some CPU?
+bool write_in_flight(oracle_state* o, const void* entry, uint64_t t1);
 // Was (pfn, epoch) mapped at (mm, addr) at some tick of [t0, t1]?
 bool was_mapped(oracle_state* o, uint32_t mm_id, unsigned long addr, unsigned long pfn, uint64_t epoch, uint64_t t0,
                 uint64_t t1);

@@ -23,8 +23,8 @@ struct zone {
   sync::spinlock_t lock;
   uint32_t free_head[MAX_PAGE_ORDER + 1];
   unsigned long nr_free;
-  unsigned long start_pfn, end_pfn;
-  // Frames [start_pfn, fresh_top) have never been handed out. They are carved from the top
+  int nid;  // its node: node_data[nid] says which frames are the zone's
+  // Frames [node start, fresh_top) have never been handed out. They are carved from the top
   // down in the largest aligned blocks, so untouched memory stays untouched (lazy backing).
   unsigned long fresh_top;
   unsigned long allocs, frees;
@@ -65,7 +65,7 @@ void list_del(zone* z, int order, unsigned long pfn) {
 bool refill_from_fresh(zone* z) {
   for (int order = MAX_PAGE_ORDER; order >= 0; order--) {
     unsigned long size = 1ul << order;
-    if (z->fresh_top - z->start_pfn < size || ((z->fresh_top - size) & (size - 1))) continue;
+    if (z->fresh_top - NODE_DATA(z->nid)->node_start_pfn < size || ((z->fresh_top - size) & (size - 1))) continue;
     z->fresh_top -= size;
     list_add(z, order, z->fresh_top);
     return true;
@@ -155,8 +155,8 @@ int physmem_init(unsigned long nr_frames, bool poison, int nr_nodes) {
     zone& z = g_zones[nid];
     for (auto& h : z.free_head) h = NO_PFN;
     z.nr_free = node_data[nid].node_present_pages;
-    z.start_pfn = start[nid];
-    z.end_pfn = z.fresh_top = node_end_pfn(nid);
+    z.nid = nid;
+    z.fresh_top = node_end_pfn(nid);
     z.allocs = z.frees = 0;
   }
   g_poison = poison;
@@ -251,7 +251,7 @@ void __free_pages(page* p, int order) {
   // carved part: blocks are naturally aligned, so a buddy never crosses a node).
   while (order < MAX_PAGE_ORDER) {
     unsigned long buddy = pfn ^ (1ul << order);
-    if (buddy >= z->fresh_top && buddy < z->end_pfn) {
+    if (buddy >= z->fresh_top && buddy < node_end_pfn(z->nid)) {
       page* b = pfn_to_page(buddy);
       if (PageBuddy(b) && b->order == order) {
         list_del(z, order, buddy);

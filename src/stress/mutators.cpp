@@ -37,9 +37,9 @@ void expect_ok(workload& w, long ret, const char* what, const region& r, range g
   if (ret != 0) w.unexpected_error(fmt::format("{}({:#x}, {:#x}) of region {} returned {}", what, g.addr, g.len, r.name, ret));
 }
 
-// munmap a range, leave the hole a moment (GUP and faults there get -EFAULT), map it back
-// untouched: the next access faults fresh zeroed pages (or a fresh THP) in.
-void mutate_munmap(workload& w, rng_t& rng) {
+// munmap a range of a region and map it back; `hole`: leave the hole a moment first (GUP
+// and faults there get -EFAULT); `write`: write every page of the new mapping.
+void unmap_and_map_back(workload& w, rng_t& rng, bool hole, bool write) {
   region& r = pick_region(w, rng);
   range g = pick_range(rng, r, MAX_LAYOUT_PAGES, true);
   std::lock_guard lk(r.layout);
@@ -47,9 +47,13 @@ void mutate_munmap(workload& w, rng_t& rng) {
     write_intent wi(w);
     expect_ok(w, check::op_munmap(w.mm, g.addr, g.len), "munmap", r, g);
   }
-  pause(rng, 4);
-  w.map_back(r, g.addr, g.len, false, rng);
+  if (hole) pause(rng, 4);
+  w.map_back(r, g.addr, g.len, write, rng);
 }
+
+// munmap, a hole for a moment, mapped back untouched: the next access faults fresh zeroed
+// pages (or a fresh THP) in.
+void mutate_munmap(workload& w, rng_t& rng) { unmap_and_map_back(w, rng, true, false); }
 
 // MADV_DONTNEED: zap a range; anonymous pages read zero again, shmem pages stay cached.
 // A hole (a munmap in progress) is -ENOMEM, legal.
@@ -77,16 +81,7 @@ void mutate_mprotect(workload& w, rng_t& rng) {
 
 // munmap + mmap of the same range, then write every page: the same addresses now map new
 // frames, and the old ones are free to be reused (the classic stale-pin window).
-void mutate_remap(workload& w, rng_t& rng) {
-  region& r = pick_region(w, rng);
-  range g = pick_range(rng, r, MAX_LAYOUT_PAGES, true);
-  std::lock_guard lk(r.layout);
-  {
-    write_intent wi(w);
-    expect_ok(w, check::op_munmap(w.mm, g.addr, g.len), "munmap", r, g);
-  }
-  w.map_back(r, g.addr, g.len, true, rng);
-}
+void mutate_remap(workload& w, rng_t& rng) { unmap_and_map_back(w, rng, false, true); }
 
 // reclaim_range (MADV_PAGEOUT): anonymous folios go to swap unless pinned or referenced.
 void mutate_reclaim(workload& w, rng_t& rng) {

@@ -17,6 +17,14 @@ class Collapse : public GupParamTest {
     ASSERT_EQ(do_madvise(mm, HREGION, PMD_SIZE, MADV_HUGEPAGE_), 0);
     ASSERT_FALSE(lookup(mm, HREGION + 17 * PG).leaf);
   }
+  // small_pages(), PROT_NONE, collapsed: a PROT_NONE leaf (the pmd is returned in *pmd).
+  void protnone_leaf(collapse_stats* st, pmd_t* pmd) {
+    ASSERT_NO_FATAL_FAILURE(small_pages(/*holes=*/false));
+    ASSERT_EQ(do_mprotect(mm, HREGION, PMD_SIZE, 0), 0);
+    ASSERT_EQ(collapse_pmd_range(mm, HREGION, st), 0) << to_string(st->result);
+    *pmd = pmd_t{pmd_entry(mm, HREGION)};
+    ASSERT_TRUE(pmd_leaf(*pmd) && pmd_protnone(*pmd)) << std::hex << pmd->pmd;
+  }
   // The pfns the region maps now (-1 for none).
   std::vector<long> pfns() {
     std::vector<long> v;
@@ -151,12 +159,9 @@ TEST_P(Collapse, ReferencedPageBacksOff) {
 // no one holding the PMD lock ever sees). mprotect must split it, or the VMA would become
 // accessible over a leaf that stays PROT_NONE (every access faulting forever).
 TEST_P(Collapse, ProtNoneLeafSplitsOnMprotect) {
-  small_pages(/*holes=*/false);
-  ASSERT_EQ(do_mprotect(mm, HREGION, PMD_SIZE, 0), 0);
   collapse_stats st;
-  ASSERT_EQ(collapse_pmd_range(mm, HREGION, &st), 0) << to_string(st.result);
-  pmd_t pmd{pmd_entry(mm, HREGION)};
-  ASSERT_TRUE(pmd_leaf(pmd) && pmd_protnone(pmd)) << std::hex << pmd.pmd;
+  pmd_t pmd;
+  ASSERT_NO_FATAL_FAILURE(protnone_leaf(&st, &pmd));
   EXPECT_EQ(load(mm, HREGION), -EFAULT);
   ASSERT_EQ(do_mprotect(mm, HREGION, PMD_SIZE, PROT_READ_ | PROT_WRITE_), 0);
   ASSERT_FALSE(pmd_leaf(pmd_t{pmd_entry(mm, HREGION)})) << "the PROT_NONE leaf was not split";
@@ -171,12 +176,9 @@ TEST_P(Collapse, ProtNoneLeafSplitsOnMprotect) {
 // pte_offset_map_lock() found no PTE table and returned NULL: a NULL dereference. The child
 // must share the leaf, write-protected, as for any other leaf.
 TEST_P(Collapse, ProtNoneLeafIsCopiedByFork) {
-  small_pages(/*holes=*/false);
-  ASSERT_EQ(do_mprotect(mm, HREGION, PMD_SIZE, 0), 0);
   collapse_stats st;
-  ASSERT_EQ(collapse_pmd_range(mm, HREGION, &st), 0) << to_string(st.result);
-  pmd_t pmd{pmd_entry(mm, HREGION)};
-  ASSERT_TRUE(pmd_leaf(pmd) && pmd_protnone(pmd)) << std::hex << pmd.pmd;
+  pmd_t pmd;
+  ASSERT_NO_FATAL_FAILURE(protnone_leaf(&st, &pmd));
   mm_struct* child = fork_mm(mm);
   ASSERT_NE(child, nullptr);
   pmd_t cpmd{pmd_entry(child, HREGION)};
