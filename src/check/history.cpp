@@ -18,7 +18,6 @@ namespace check::detail {
 
 namespace {
 
-constexpr int LEVEL_SHIFT[5] = {0, PAGE_SHIFT, PMD_SHIFT, PUD_SHIFT, PGDIR_SHIFT};
 // Entries kept per virtual page beyond those an in-flight operation may still need.
 constexpr size_t MIN_KEEP = 4;
 
@@ -113,9 +112,9 @@ void attach_table(oracle_state* o, unsigned long tpfn, int level, unsigned long 
   t = {level, base, mm_id, true};
   log_event(o, "attach", mm_id, base, ~0ul, tpfn, level);
   const uint64_t* e = reinterpret_cast<const uint64_t*>(pfn_to_virt(tpfn));
-  for (unsigned long i = 0; i < PTRS_PER_TABLE; i++) {
+  for (unsigned long i = 0; i < static_cast<unsigned long>(PTRS_PER_PTE); i++) {
     uint64_t v = peek(e + i);
-    if (v) apply_entry_change(o, mm_id, level, base + (i << LEVEL_SHIFT[level]), 0, v, tb, te);
+    if (v) apply_entry_change(o, mm_id, level, base + (i << pgtable_level_shift(level)), 0, v, tb, te);
   }
 }
 
@@ -126,9 +125,9 @@ void detach_table(oracle_state* o, unsigned long tpfn, uint64_t tb, uint64_t te)
   it->second.attached = false;
   log_event(o, "detach", t.mm_id, t.base, ~0ul, tpfn, t.level);
   const uint64_t* e = reinterpret_cast<const uint64_t*>(pfn_to_virt(tpfn));
-  for (unsigned long i = 0; i < PTRS_PER_TABLE; i++) {
+  for (unsigned long i = 0; i < static_cast<unsigned long>(PTRS_PER_PTE); i++) {
     uint64_t v = peek(e + i);
-    if (v) apply_entry_change(o, t.mm_id, t.level, t.base + (i << LEVEL_SHIFT[t.level]), v, 0, tb, te);
+    if (v) apply_entry_change(o, t.mm_id, t.level, t.base + (i << pgtable_level_shift(t.level)), v, 0, tb, te);
   }
 }
 

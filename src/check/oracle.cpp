@@ -21,7 +21,6 @@ oracle_state* g_oracle = nullptr;
 namespace {
 
 constexpr size_t LOG_SIZE = 4096;
-constexpr int LEVEL_SHIFT[5] = {0, PAGE_SHIFT, PMD_SHIFT, PUD_SHIFT, PGDIR_SHIFT};
 
 // ---- allocator hooks --------------------------------------------------------------------
 void on_frame_allocated(void* ctx, unsigned long pfn, int order) {
@@ -99,7 +98,7 @@ void entry_write_end(void* ctx, const pteval_t* p) {
   if (t == o->tables.end() || !t->second.attached) return;
   unsigned long idx = (reinterpret_cast<uintptr_t>(p) & (PAGE_SIZE - 1)) / sizeof(pteval_t);
   table_info ti = t->second;
-  apply_entry_change(o, ti.mm_id, ti.level, ti.base + (idx << LEVEL_SHIFT[ti.level]), old, now, tb, te);
+  apply_entry_change(o, ti.mm_id, ti.level, ti.base + (idx << pgtable_level_shift(ti.level)), old, now, tb, te);
 }
 
 void walk_begin(void* ctx) {
@@ -139,7 +138,7 @@ void check_torn_read(oracle_state* o, const void* entry, unsigned long tpfn, uin
     v = make_violation(o, violation_kind::torn_entry,
                        fmt::format("a lockless walker read {:#018x} from the PTE of {:#x}: frame {:#x}{} was never "
                                    "mapped there, the value mixes the halves of two stores (mappings there: {})",
-                                   val, addr, pfn, pfn_valid(pfn) ? "" : " (no RAM there: no struct page)",
+                                   val, shown(o, addr), pfn, pfn_valid(pfn) ? "" : " (no RAM there: no struct page)",
                                    history_string(o, mm_id, addr)),
                        mm_id, addr, pfn, tpfn);
   }
@@ -201,7 +200,7 @@ void user_access(void* ctx, mm_struct* mm, unsigned long addr, unsigned long pfn
       v = make_violation(o, violation_kind::frame_uaf,
                          fmt::format("a user {} at {:#x} reached frame {:#x}, which is {} (mappings there: {}; "
                                      "the entry there now: {:#x})",
-                                     write ? "store" : "load", addr, pfn,
+                                     write ? "store" : "load", shown(o, addr), pfn,
                                      live ? "not the page mapped there (recycled)" : "free",
                                      history_string(o, *id, addr & PAGE_MASK), current_entry(mm, addr)),
                          *id, addr, pfn, ~0ul);
@@ -353,12 +352,12 @@ violation make_violation(oracle_state* o, violation_kind k, std::string msg, uin
   for (auto it = o->log.rbegin(); it != o->log.rend() && ev.size() < 8; ++it) {
     bool same_page = addr && it->addr && (it->addr & PAGE_MASK) == (addr & PAGE_MASK) && (!mm_id || it->mm_id == mm_id);
     bool same_frame = pfn != ~0ul && it->pfn != ~0ul &&
-                      (it->pfn == pfn || (it->pfn <= pfn && pfn < it->pfn + (1ul << std::min<uint64_t>(it->a, 9)) &&
+                      (it->pfn == pfn || (it->pfn <= pfn && pfn < it->pfn + (1ul << std::min<uint64_t>(it->a, MAX_PAGE_ORDER)) &&
                                           (!strcmp(it->what, "alloc") || !strcmp(it->what, "free"))));
     bool same_table = table != ~0ul && it->table == table;
     if (!same_page && !same_frame && !same_table) continue;
     ev.push_back(fmt::format("tick {} cpu {} {} mm{} addr {:#x} pfn {} table {} {:#x} -> {:#x}", it->tick, it->cpu,
-                             it->what, it->mm_id, it->addr, it->pfn == ~0ul ? std::string("-") : fmt::format("{:#x}", it->pfn),
+                             it->what, it->mm_id, shown(o, it->addr), it->pfn == ~0ul ? std::string("-") : fmt::format("{:#x}", it->pfn),
                              it->table == ~0ul ? std::string("-") : fmt::format("{:#x}", it->table), it->a, it->b));
   }
   v.events.assign(ev.rbegin(), ev.rend());

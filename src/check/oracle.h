@@ -51,6 +51,9 @@ struct oracle_options {
   // Called for every violation (from the thread that found it). Default: collect only.
   std::function<void(const violation&)> on_violation;
   size_t max_kept = 64;  // violations kept for violations(); the count goes on
+  // How messages print a user address (default: as it is). The explorer prints x86-64
+  // coordinates under a small geometry (pgtable/geometry.h: addr_to_x86_64).
+  unsigned long (*show_addr)(unsigned long) = nullptr;
 };
 
 // Start after machine_create() (installs the hooks; the allocator's hooks are the

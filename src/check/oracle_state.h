@@ -102,6 +102,9 @@ struct oracle_state {
 
 extern oracle_state* g_oracle;
 
+// A user address as messages print it (oracle_options::show_addr).
+inline unsigned long shown(const oracle_state* o, unsigned long a) { return o->opts.show_addr ? o->opts.show_addr(a) : a; }
+
 inline uint64_t vkey(uint32_t mm_id, unsigned long addr) { return uint64_t(mm_id) << 36 | (addr >> 12); }
 inline int cpu_slot() {
   int c = sync::smp_processor_id();

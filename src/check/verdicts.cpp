@@ -112,14 +112,14 @@ void oracle_gup_returned(mm_struct* mm, unsigned long start, page* const* pages,
       if (v || !id) continue;
       if (!f.allocated.load(std::memory_order_acquire)) {
         v = make_violation(o, violation_kind::pinned_freed,
-                           fmt::format("GUP returned frame {:#x} for {:#x}, and the frame is free", pfn, addr), *id, addr,
+                           fmt::format("GUP returned frame {:#x} for {:#x}, and the frame is free", pfn, shown(o, addr)), *id, addr,
                            pfn, ~0ul);
       } else if (!was_mapped(o, *id, addr, pfn, epoch, t0, t1) && !pending_maps(o, mm, addr, pfn, t1)) {
         bool torn = is_torn_mix(o, *id, addr, pfn);
         v = make_violation(
             o, torn ? violation_kind::torn_entry : violation_kind::stale_pin,
             fmt::format("GUP ({}) returned frame {:#x}/e{} for {:#x}, {} during the call [tick {}..{}]; mappings there: {}",
-                        pin ? "pin" : "get", pfn, epoch, addr,
+                        pin ? "pin" : "get", pfn, epoch, shown(o, addr),
                         torn ? "a mix of two entry values' halves that was never stored" : "which was not mapped there",
                         t0, t1, history_string(o, *id, addr)),
             *id, addr, pfn, ~0ul);
@@ -149,7 +149,7 @@ void oracle_dma_write(page* p, uint64_t epoch, unsigned long addr) {
   {
     std::lock_guard g(o->lock);
     v = make_violation(o, violation_kind::frame_uaf,
-                       fmt::format("a DMA write through the pin of {:#x} reached frame {:#x}, which is {}", addr, pfn,
+                       fmt::format("a DMA write through the pin of {:#x} reached frame {:#x}, which is {}", shown(o, addr), pfn,
                                    live ? "another owner's now (recycled)" : "free"),
                        0, addr, pfn, ~0ul);
   }
@@ -193,7 +193,7 @@ void oracle_check_word(mm_struct* mm, unsigned long addr, uint64_t value) {
     v = make_violation(o, violation_kind::lost_write,
                        fmt::format("the process reads {:#018x} at {:#x}, but a device wrote {:#018x} there through a "
                                    "pin (taken at tick {}) and the process did not change it since",
-                                   value, addr, e.value, e.since),
+                                   value, shown(o, addr), e.value, e.since),
                        *id, addr, ~0ul, ~0ul);
   }
   if (v) deliver(o, std::move(*v));

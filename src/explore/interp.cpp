@@ -122,6 +122,7 @@ void litmus_setup() {
   r.machine_up = true;
   check::oracle_options oo;
   oo.on_violation = [](const check::violation& v) { explore::fail(check::to_string(v.kind), v.message); };
+  oo.show_addr = [](unsigned long a) { return addr_to_x86_64(g_geometry.kind, a); };  // the file's coordinates
   if (int rc = check::oracle_start(oo)) explore::fail("setup-failed", fmt::format("oracle_start returned {}", rc));
   r.oracle_up = true;
   r.mm = check::op_mm_alloc();
@@ -170,6 +171,43 @@ void litmus_teardown() {
   r.machine_up = false;
 }
 
+// Why x86-64 address x has no counterpart in geometry g: the first table index beyond g's.
+std::string beyond(pgtable_geometry g, unsigned long x) {
+  static const char* const level[] = {"PTE", "PMD", "PUD", "PGD"};
+  geometry_values v = geometry_of(g);
+  for (int l = 0; l < 4; l++) {
+    unsigned long idx = (x >> (PAGE_SHIFT + 9 * l)) & 511;
+    if (idx >= static_cast<unsigned long>(v.ptrs_per_table))
+      return fmt::format("{:#x} is entry {} of its {} table, and geometry {} has {} entries per table: name entries "
+                         "0-{} at every level (docs/litmus.md), or run with --geometry x86-64",
+                         x, idx, level[l], to_string(g), v.ptrs_per_table, v.ptrs_per_table - 1);
+  }
+  return fmt::format("{:#x} is beyond geometry {}'s address space; run with --geometry x86-64", x, to_string(g));
+}
+
+// A file's operations name x86-64 addresses; move them to geometry g's (pgtable/geometry.h:
+// the same table indices, so the same tables, huge pages and subpages). "" or the error of
+// the first operation that names an entry g does not have ("LINE: TEXT: why").
+std::string to_geometry(std::vector<litmus::op>& ops, pgtable_geometry g) {
+  using litmus::op_kind;
+  for (litmus::op& o : ops) {
+    if (o.kind == op_kind::unpin || o.kind == op_kind::dma_write || o.kind == op_kind::fork) continue;
+    unsigned long len = litmus::is_gup(o.kind) ? static_cast<unsigned long>(o.npages) * PAGE_SIZE : o.len;
+    auto a = addr_from_x86_64(g, o.addr);
+    if (!a) return fmt::format("{}: {}: {}", o.line, o.text, beyond(g, o.addr));
+    if (len) {
+      auto e = addr_from_x86_64(g, o.addr + len, true);
+      if (!e) return fmt::format("{}: {}: {}", o.line, o.text, beyond(g, o.addr + len - 1));
+      if (litmus::is_gup(o.kind))
+        o.npages = static_cast<long>((*e - *a) / PAGE_SIZE);
+      else
+        o.len = *e - *a;
+    }
+    o.addr = *a;
+  }
+  return {};
+}
+
 machine_config machine_of(const litmus::run_config& c) {
   machine_config m;
   m.frames = LITMUS_FRAMES;
@@ -179,6 +217,7 @@ machine_config machine_of(const litmus::run_config& c) {
   m.scope = *parse_seq_scope(c.seq_scope);
   m.pt_reclaim = c.pt_reclaim;
   m.nodes = c.nodes;
+  m.geometry = *parse_geometry(c.geometry);
   m.unsafe = c.unsafe;
   return m;
 }
@@ -189,7 +228,7 @@ GUPFAST_NS_END
 namespace gupfast::litmus {
 
 std::string run_config::describe() const {
-  std::string s = fmt::format("strategy={} tlb={} pte={}", strategy, tlb, pte);
+  std::string s = fmt::format("strategy={} tlb={} pte={} geometry={}", strategy, tlb, pte, geometry);
   if (strategy == "seqcount" && seq_scope != "table") s += " seq-scope=" + seq_scope;
   if (nodes != 1) s += fmt::format(" nodes={}", nodes);
   if (pt_reclaim) s += " pt-reclaim=on";
@@ -218,11 +257,23 @@ bool parse_note(const file& f, const std::string& note, int* tid, int* line) {
   return false;
 }
 
-run_result run_litmus(const file& f, const run_config& cfg, const search_config& search) {
+run_result run_litmus(const file& file_in, const run_config& cfg, const search_config& search) {
   namespace ex = gupfast::explore;
   litmus_run state;
-  state.f = &f;
   state.cfg = machine_of(cfg);
+  // The operations in the run's geometry (the file's lines and texts stay as written).
+  file f = file_in;
+  std::string err = to_geometry(f.setup, state.cfg.geometry);
+  for (thread& t : f.threads)
+    if (err.empty()) err = to_geometry(t.ops, state.cfg.geometry);
+  if (!err.empty()) {
+    run_result bad;
+    bad.found = violation_report{};
+    bad.found->kind = "litmus-error";
+    bad.found->message = err;
+    return bad;
+  }
+  state.f = &f;
   g_run = &state;
 
   ex::program p;

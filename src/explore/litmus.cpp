@@ -238,7 +238,7 @@ struct line_parser {
           machine_settings probe;
           std::string m = parse_machine_words(fmt::format("{}={}", key, v), &probe);
           if (!m.empty()) return fail("expect: " + m);
-          if (key == "pt-reclaim" || key == "nodes") return fail("expect: " + key + " belongs on the machine line");
+          if (key == "pt-reclaim" || key == "nodes" || key == "geometry") return fail("expect: " + key + " belongs on the machine line");
           e->on[key].emplace_back(v);
         }
       }
@@ -327,8 +327,12 @@ std::string parse_machine_words(std::string_view words, machine_settings* s) {
     } else if (key == "nodes") {
       if (v != "1" && v != "2") return fmt::format("nodes: '{}' is not one of 1,2", v);
       s->nodes = v == "2" ? 2 : 1;
+    } else if (key == "geometry") {
+      if (!parse_geometry(v)) return fmt::format("geometry: '{}' is not one of x86-64,small", v);
+      s->geometry = val;
     } else {
-      return fmt::format("unknown machine setting '{}' (strategy, tlb, pte, seq-scope, nodes, pt-reclaim)", key);
+      return fmt::format("unknown machine setting '{}' (strategy, tlb, pte, seq-scope, nodes, pt-reclaim, geometry)",
+                         key);
     }
   }
   return {};

@@ -67,6 +67,7 @@ struct machine_settings {
   std::optional<std::string> strategy, tlb, pte, seq_scope;
   std::optional<bool> pt_reclaim;
   std::optional<int> nodes;
+  std::optional<std::string> geometry;  // x86-64 | small (the explorer's default)
 };
 
 // `search` settings: bounds for a scenario that needs them (command-line options win).

@@ -22,9 +22,10 @@ struct run_config {
   std::string seq_scope = "table";  // meaningful with strategy seqcount only
   bool pt_reclaim = false;
   int nodes = 1;                    // NUMA nodes (machine_config::nodes)
+  std::string geometry = "small";   // page-table geometry (pgtable/geometry.h)
   uint32_t unsafe = 0;              // machine/config.h unsafe_step bits
-  // "strategy=rcu tlb=broadcast pte=native" (+ " seq-scope=mm", " nodes=2", " pt-reclaim=on"
-  // when not the defaults) for reports.
+  // "strategy=rcu tlb=broadcast pte=native geometry=small" (+ " seq-scope=mm", " nodes=2",
+  // " pt-reclaim=on" when not the defaults) for reports.
   std::string describe() const;
 };
 

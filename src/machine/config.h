@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "pgtable/geometry.h"
 #include "sync/config.h"
 
 GUPFAST_NS_BEGIN
@@ -103,6 +104,8 @@ struct machine_config {
   // CONFIG_PT_RECLAIM: MADV_DONTNEED frees the PTE tables it empties (mm/pt_reclaim.h;
   // pt_reclaim_set_enabled() switches it at run time).
   bool pt_reclaim = false;
+  // Entries per page table, and so the PMD leaf and THP size (pgtable/geometry.h).
+  pgtable_geometry geometry = pgtable_geometry::x86_64;
 };
 
 // The active machine's settings (one machine per process, as the memmap).

@@ -15,6 +15,7 @@ int machine_create(const machine_config& cfg) {
   if (cfg.unsafe >> NR_UNSAFE_STEPS) return -EINVAL;
   int err = physmem_init(cfg.frames, cfg.poison, cfg.nodes);
   if (err) return err;
+  geometry_set(cfg.geometry);
   g_cfg = {cfg.pte, cfg.strategy, tlb, cfg.unsafe, cfg.scope};
   pt_reclaim_set_enabled(cfg.pt_reclaim);
   lru_init();  // the LRU and the swap device are the machine's, as the memmap
@@ -46,6 +47,7 @@ std::string machine_describe() {
   s += " unsafe=" + (g_cfg.unsafe ? unsafe_mask_names(g_cfg.unsafe) : std::string("none"));
   if (nr_online_nodes > 1) s += " nodes=" + std::to_string(nr_online_nodes);
   if (pt_reclaim_enabled()) s += " pt-reclaim=on";
+  if (g_geometry.kind != pgtable_geometry::x86_64) s += std::string(" geometry=") + to_string(g_geometry.kind);
   return s;
 }
 

@@ -12,7 +12,7 @@
 //   _mapcount      page-table mappings of this page - 1 (so -1 = unmapped)
 //   _pincount      large folio head: FOLL_PIN pins (small folios count pins in _refcount)
 //   _entire_mapcount large folio head: PMD mappings - 1
-//   order          head: folio order (0..9); free block: buddy order
+//   order          head: folio order (0..HPAGE_PMD_ORDER); free block: buddy order
 //   ptl            page-table page: the split page-table lock (kernel: ptdesc->ptl)
 //   mapping        anon folio: owner | PAGE_MAPPING_ANON; shmem: its object; table: its mm
 //   index          anon/shmem: page offset; swapcache: swap entry
@@ -28,9 +28,6 @@ GUPFAST_NS_BEGIN
 inline constexpr int PAGE_SHIFT = 12;
 inline constexpr unsigned long PAGE_SIZE = 1ul << PAGE_SHIFT;
 inline constexpr unsigned long PAGE_MASK = ~(PAGE_SIZE - 1);
-inline constexpr int HPAGE_PMD_ORDER = 9;
-inline constexpr int HPAGE_PMD_NR = 1 << HPAGE_PMD_ORDER;
-inline constexpr int MAX_FOLIO_ORDER = HPAGE_PMD_ORDER;  // folios of order 0..9
 inline constexpr int MAX_PAGE_ORDER = 10;                // buddy blocks of up to 4 MiB
 inline constexpr uint32_t NO_PFN = UINT32_MAX;
 

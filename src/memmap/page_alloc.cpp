@@ -6,6 +6,7 @@
 
 #include "machine/counters.h"
 #include "memmap/memmap.h"
+#include "pgtable/geometry.h"
 
 GUPFAST_NS_BEGIN
 

@@ -150,7 +150,7 @@ void free_pgtables(mmu_gather* tlb, mm_struct* mm, unsigned long start, unsigned
       if (range_has_vma(mm, u, u + PUD_SIZE)) continue;
       // No VMA anywhere under this PMD table: none of its PTE tables is in use.
       auto* pmd_table_base = reinterpret_cast<pmd_t*>(table_of(pud_pfn(pud)));
-      for (int i = 0; i < PTRS_PER_TABLE; i++) free_pte_table(tlb, mm, pmd_table_base + i);
+      for (int i = 0; i < PTRS_PER_PMD; i++) free_pte_table(tlb, mm, pmd_table_base + i);
       {
         pt_seq_write seq(mm, nullptr);
         pud_clear(pudp);
@@ -161,7 +161,7 @@ void free_pgtables(mmu_gather* tlb, mm_struct* mm, unsigned long start, unsigned
     if (range_has_vma(mm, g, g_end)) continue;
     auto* pud_table = reinterpret_cast<pud_t*>(table_of(pgd_pfn(pgd)));
     bool empty = true;
-    for (int i = 0; i < PTRS_PER_TABLE && empty; i++) empty = pud_none(pudp_get(pud_table + i));
+    for (int i = 0; i < PTRS_PER_PUD && empty; i++) empty = pud_none(pudp_get(pud_table + i));
     if (empty) {
       pt_seq_write seq(mm, nullptr);
       pgd_clear(pgdp);

@@ -70,7 +70,7 @@ bool try_to_free_pte(mmu_gather* tlb, mm_struct* mm, pmd_t* pmdp) {
   // revalidated and holds it finishes first; one that takes it after us finds the PMD none.
   sync::spin_lock(&table->ptl);
   auto* ptes = reinterpret_cast<pte_t*>(page_address(table));
-  for (int i = 0; i < PTRS_PER_TABLE; i++) {
+  for (int i = 0; i < PTRS_PER_PTE; i++) {
     if (!pte_none(ptep_get(ptes + i))) {  // refaulted since the zap (faults hold mmap_lock read)
       sync::spin_unlock(&table->ptl);
       sync::spin_unlock(pml);

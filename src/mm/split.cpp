@@ -30,7 +30,7 @@ void __split_huge_page(folio* f, std::vector<folio*>* list) {
   long nr = folio_nr_pages(f);
   // AnonExclusive is per page: keep each tail's own bit (folio_uncompound copies the head's
   // flags). Mapped pages had it moved into their migration entries anyway.
-  std::bitset<HPAGE_PMD_NR> ae;
+  std::bitset<HPAGE_PMD_NR_MAX> ae;
   for (long i = 1; i < nr; i++) ae[i] = PageAnonExclusive(head + i);
   unsigned long head_flags = head->flags.load(sync::relaxed);
   folio_uncompound(f, 0);

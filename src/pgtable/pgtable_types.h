@@ -1,5 +1,6 @@
-// x86-64 page-table entries: 4 levels of 512 entries (PGD -> PUD -> PMD -> PTE; the P4D
-// level is folded, as on 4-level x86-64), 4 KiB pages, 2 MiB PMD leaves.
+// x86-64 page-table entries: 4 levels (PGD -> PUD -> PMD -> PTE; the P4D level is folded,
+// as on 4-level x86-64), 4 KiB pages; entries per table and so the PMD leaf size come from
+// the geometry (pgtable/geometry.h: 512 and 2 MiB on x86-64).
 //
 // Entry bits are the hardware's (arch/x86/include/asm/pgtable_types.h):
 //   0 present  1 RW  2 user  5 accessed  6 dirty  7 PSE (leaf at PMD level)  8 global /
@@ -13,6 +14,7 @@
 #include <cstdint>
 
 #include "memmap/page.h"
+#include "pgtable/geometry.h"
 
 GUPFAST_NS_BEGIN
 
@@ -35,24 +37,11 @@ inline constexpr pteval_t _PAGE_NX = 1ull << 63;
 inline constexpr pteval_t PTE_PFN_MASK = 0x000ffffffffff000ull;
 inline constexpr pteval_t _PAGE_TABLE = _PAGE_PRESENT | _PAGE_RW | _PAGE_USER | _PAGE_ACCESSED | _PAGE_DIRTY;
 
-// Geometry (x86-64, 4-level).
-inline constexpr int PTRS_PER_TABLE = 512;
-inline constexpr int PMD_SHIFT = 21;
-inline constexpr int PUD_SHIFT = 30;
-inline constexpr int PGDIR_SHIFT = 39;
-inline constexpr unsigned long PMD_SIZE = 1ul << PMD_SHIFT;
-inline constexpr unsigned long PMD_MASK = ~(PMD_SIZE - 1);
-inline constexpr unsigned long PUD_SIZE = 1ul << PUD_SHIFT;
-inline constexpr unsigned long PUD_MASK = ~(PUD_SIZE - 1);
-inline constexpr unsigned long PGDIR_SIZE = 1ul << PGDIR_SHIFT;
-inline constexpr unsigned long PGDIR_MASK = ~(PGDIR_SIZE - 1);
-// The user half of a 47-bit address space, minus the guard page (TASK_SIZE_MAX).
-inline constexpr unsigned long TASK_SIZE = (1ul << 47) - PAGE_SIZE;
-
-inline unsigned pgd_index(unsigned long a) { return (a >> PGDIR_SHIFT) & 511; }
-inline unsigned pud_index(unsigned long a) { return (a >> PUD_SHIFT) & 511; }
-inline unsigned pmd_index(unsigned long a) { return (a >> PMD_SHIFT) & 511; }
-inline unsigned pte_index(unsigned long a) { return (a >> PAGE_SHIFT) & 511; }
+// Geometry: pgtable/geometry.h (x86-64's 512 entries per table, or the explorer's small one).
+inline unsigned pgd_index(unsigned long a) { return (a >> PGDIR_SHIFT) & (PTRS_PER_PGD - 1); }
+inline unsigned pud_index(unsigned long a) { return (a >> PUD_SHIFT) & (PTRS_PER_PUD - 1); }
+inline unsigned pmd_index(unsigned long a) { return (a >> PMD_SHIFT) & (PTRS_PER_PMD - 1); }
+inline unsigned pte_index(unsigned long a) { return (a >> PAGE_SHIFT) & (PTRS_PER_PTE - 1); }
 
 inline unsigned long pgd_addr_end(unsigned long a, unsigned long end) {
   unsigned long b = (a + PGDIR_SIZE) & PGDIR_MASK;

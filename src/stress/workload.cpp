@@ -18,11 +18,12 @@ namespace stress {
 
 namespace {
 
-// Regions sit 4 MiB apart, 2 MiB aligned, so a THP region can be PMD-mapped and no two
-// regions share a VMA.
-constexpr unsigned long WORKING_SET_BASE = 0x10000000ul;
-constexpr unsigned long REGION_STRIDE = 2 * PMD_SIZE;
-constexpr unsigned long REGION_PAGES = PMD_SIZE / PAGE_SIZE;
+// Regions are one PMD leaf each (2 MiB on x86-64), two leaves apart and leaf aligned, so a
+// THP region can be PMD-mapped and no two regions share a VMA; the first is 128 leaves up
+// (256 MiB on x86-64).
+unsigned long working_set_base() { return 128 * PMD_SIZE; }
+unsigned long region_stride() { return 2 * PMD_SIZE; }
+unsigned long region_pages() { return PMD_SIZE / PAGE_SIZE; }
 constexpr unsigned MAX_GUP_PAGES = 16;
 
 }  // namespace
@@ -99,17 +100,17 @@ int setup_working_set(workload& w, std::string* what) {
       {"shared", MAP_SHARED_, false},
   };
   rng_t rng = thread_rng(w.opts->seed, 1000);
-  unsigned long start = WORKING_SET_BASE;
+  unsigned long start = working_set_base();
   for (const spec& s : specs) {
     auto r = std::make_unique<region>();
     r->name = s.name;
     r->start = start;
-    r->pages = REGION_PAGES;
+    r->pages = region_pages();
     r->map_flags = s.flags;
     r->hugepage = s.hugepage;
     r->whole = s.hugepage || (s.flags & MAP_HUGE_THP);
     r->anon_private = !(s.flags & MAP_SHARED_);
-    start += REGION_STRIDE;
+    start += region_stride();
     long a = check::op_mmap(w.mm, r->start, r->len(), PROT_READ_ | PROT_WRITE_, r->map_flags);
     if (a != long(r->start)) {
       *what = fmt::format("mmap of region {} at {:#x}", r->name, r->start);

@@ -241,7 +241,7 @@ TEST_P(GupThp, FastPinOfWholeThpCountsOncePerPage) {
   folio* f = page_folio(pfn_to_page(head));
   ASSERT_TRUE(folio_test_large(f));
   int ref0 = folio_ref_count(f), pin0 = folio_pincount(f);
-  static page* pages[HPAGE_PMD_NR];
+  static page* pages[HPAGE_PMD_NR_MAX];
   uint64_t fast = counter_read(CNT_gup_fast_pages), slow = counter_read(CNT_gup_slow_pages);
   ASSERT_EQ(pin_user_pages_fast(mm, base, HPAGE_PMD_NR, FOLL_WRITE, pages), HPAGE_PMD_NR);
   EXPECT_EQ(counter_read(CNT_gup_fast_pages) - fast, uint64_t(HPAGE_PMD_NR));
@@ -268,7 +268,7 @@ TEST_P(GupThp, SlowPinOfThpAccountsLikeFastPath) {
   REQUIRE_THP();
   folio* f = page_folio(pfn_to_page(mapped_pfn(mm, base)));
   int ref0 = folio_ref_count(f), pin0 = folio_pincount(f);
-  static page* pages[HPAGE_PMD_NR];
+  static page* pages[HPAGE_PMD_NR_MAX];
   uint64_t slow = counter_read(CNT_gup_slow_pages);
   ASSERT_EQ(pin_user_pages_unlocked(mm, base, HPAGE_PMD_NR, FOLL_WRITE, pages), HPAGE_PMD_NR);
   EXPECT_EQ(counter_read(CNT_gup_slow_pages) - slow, uint64_t(HPAGE_PMD_NR));
@@ -289,7 +289,7 @@ TEST_P(GupThp, PinSpanningThpAndSmallPages) {
   touch(small, 4);
   folio* f = page_folio(pfn_to_page(mapped_pfn(mm, base)));
   int pin0 = folio_pincount(f);
-  static page* pages[HPAGE_PMD_NR];
+  static page* pages[HPAGE_PMD_NR_MAX];
   unsigned long start = base + PMD_SIZE - 8 * PG;
   ASSERT_EQ(pin_user_pages_fast(mm, start, 12, 0, pages), 12);
   EXPECT_EQ(folio_pincount(f) - pin0, 8);

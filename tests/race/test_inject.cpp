@@ -150,7 +150,7 @@ TEST_P(LeafRecheck, ReusedHugeFolioIsNotPinnedForTheOldAddress) {
   ASSERT_EQ(mm_store(mm, HA, 0x11), 0);
   long f = mapped_pfn(mm, HA);
   long b_pfn = -1;
-  static page* pages[HPAGE_PMD_NR];
+  static page* pages[HPAGE_PMD_NR_MAX];
   long n;
   {
     inject_once inj("gup_fast:after_pmd_load", [&] {

@@ -398,7 +398,7 @@ TEST_F(Mm, MunmapOfEverythingFreesThePageTables) {
   EXPECT_EQ(mm->nr_ptes.load(sync::relaxed), 0);
   EXPECT_EQ(mm->nr_pmds.load(sync::relaxed), 0);
   EXPECT_EQ(machine_frames_in_use(), 1ul);
-  for (int i = 0; i < PTRS_PER_TABLE; i++) ASSERT_TRUE(pgd_none(pgdp_get(mm->pgd + i)));
+  for (int i = 0; i < PTRS_PER_PGD; i++) ASSERT_TRUE(pgd_none(pgdp_get(mm->pgd + i)));
   EXPECT_TRUE(mm->vmas.empty());
 }
 

@@ -39,6 +39,7 @@ struct machine_options {
   unsigned long frames = machine_config{}.frames;
   int nodes = machine_config{}.nodes;
   bool pt_reclaim = false;  // --pt-reclaim: MADV_DONTNEED frees the PTE tables it empties
+  std::string geometry;     // empty: the command's default (x86-64; the explorer's: small)
 };
 
 // --strategy, --tlb, --pte, --seq-scope, --frames, --pt-reclaim on `cmd`.

@@ -48,6 +48,7 @@ base_settings base_of(const litmus::file& f, const explore_options& o) {
   pick(&b.seq_scope, "--seq-scope", o.machine.seq_scope, f.machine.seq_scope);
   b.pt_reclaim = o.machine.pt_reclaim || f.machine.pt_reclaim.value_or(false);
   b.nodes = o.given("--nodes") ? o.machine.nodes : f.machine.nodes.value_or(1);
+  b.geometry = o.given("--geometry") ? o.machine.geometry : f.machine.geometry.value_or("small");
   return b;
 }
 
@@ -55,15 +56,16 @@ base_settings base_of(const litmus::file& f, const explore_options& o) {
 // with broadcast flushes; a seq-scope without the seqcount strategy is ignored).
 std::optional<litmus::run_config> resolve(const std::string& strategy, const std::optional<std::string>& tlb,
                                           const std::string& pte, const std::optional<std::string>& scope,
-                                          bool pt_reclaim, int nodes, uint32_t unsafe) {
+                                          const base_settings& b, uint32_t unsafe) {
   litmus::run_config c;
   c.strategy = strategy;
   c.tlb = tlb ? *tlb : strategy == "ipi" ? "ipi" : "broadcast";
   if (c.strategy == "ipi" && c.tlb != "ipi") return std::nullopt;
   c.pte = pte;
   if (scope && strategy == "seqcount") c.seq_scope = *scope;
-  c.pt_reclaim = pt_reclaim;
-  c.nodes = nodes;
+  c.pt_reclaim = b.pt_reclaim;
+  c.nodes = b.nodes;
+  c.geometry = b.geometry;
   c.unsafe = unsafe;
   return c;
 }
@@ -73,6 +75,7 @@ std::string replay_command(const explore_options& o, const litmus::run_config& c
   if (c.strategy == "seqcount") s += " --seq-scope " + c.seq_scope;
   if (c.pt_reclaim) s += " --pt-reclaim";
   if (c.nodes != 1) s += fmt::format(" --nodes {}", c.nodes);
+  s += " --geometry " + c.geometry;
   if (c.unsafe) s += " --unsafe " + unsafe_mask_names(c.unsafe);
   if (o.given("--max-steps")) s += fmt::format(" --max-steps {}", o.max_steps);
   return s + " --replay " + token;
@@ -100,10 +103,10 @@ namespace {
 int run_once(const litmus::file& f, const explore_options& o) {
   base_settings b = base_of(f, o);
   auto cfg = resolve(b.strategy.value.value_or("rcu"), b.tlb.value, b.pte.value.value_or("native"), b.seq_scope.value,
-                     b.pt_reclaim, b.nodes, o.unsafe_mask);
+                     b, o.unsafe_mask);
   if (!cfg && !b.tlb.from_cli)  // the file's tlb does not fit the command line's strategy
-    cfg = resolve(*b.strategy.value, std::nullopt, b.pte.value.value_or("native"), b.seq_scope.value, b.pt_reclaim,
-                  b.nodes, o.unsafe_mask);
+    cfg = resolve(*b.strategy.value, std::nullopt, b.pte.value.value_or("native"), b.seq_scope.value, b,
+                  o.unsafe_mask);
   if (!cfg) {
     fmt::print(stderr, "gupfast: explore: strategy ipi needs tlb ipi ({} says tlb={}); see gupfast --help\n", f.path,
                *b.tlb.value);

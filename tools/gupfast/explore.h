@@ -43,6 +43,7 @@ struct base_settings {
   setting strategy, tlb, pte, seq_scope;
   bool pt_reclaim = false;
   int nodes = 1;
+  std::string geometry = "small";  // the explorer's default
 };
 
 // The file's machine line overridden by the command line's explicit options.
@@ -51,7 +52,7 @@ base_settings base_of(const litmus::file& f, const explore_options& o);
 // with broadcast flushes); the flush mode defaults to the strategy's.
 std::optional<litmus::run_config> resolve(const std::string& strategy, const std::optional<std::string>& tlb,
                                           const std::string& pte, const std::optional<std::string>& scope,
-                                          bool pt_reclaim, int nodes, uint32_t unsafe);
+                                          const base_settings& b, uint32_t unsafe);
 // The search: the command line's options, else the file's `search` line, else defaults.
 litmus::search_config search_of(const explore_options& o, const litmus::file& f);
 // "gupfast explore TARGET --strategy ... --replay TOKEN": reproduces the violation.

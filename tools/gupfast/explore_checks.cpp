@@ -43,7 +43,7 @@ std::vector<litmus::run_config> configs_of(const litmus::expectation& e, const b
       for (const auto& pte : values("pte", b.pte))
         for (const auto& scope : values("seq-scope", b.seq_scope)) {
           if (e.on.count("seq-scope") && strategy.value_or("rcu") != "seqcount") continue;
-          if (auto c = resolve(strategy.value_or("rcu"), tlb, pte.value_or("native"), scope, b.pt_reclaim, b.nodes, e.unsafe))
+          if (auto c = resolve(strategy.value_or("rcu"), tlb, pte.value_or("native"), scope, b, e.unsafe))
             out.push_back(*c);
         }
   return out;

@@ -59,6 +59,10 @@ void add_machine_options(CLI::App* cmd, machine_options* o) {
                   "node 0; migration moves pages to the other node)")
       ->check(CLI::Range(1, MAX_NUMNODES))
       ->capture_default_str();
+  cmd->add_option("--geometry", o->geometry,
+                  "Page-table geometry: x86-64 (512 entries per table, 2 MiB PMD leaves and THPs) or small "
+                  "(16 entries, 64 KiB leaves: 16-page THPs). Default: x86-64; gupfast explore: small")
+      ->check(one_of(parse_geometry, "x86-64,small"));
   cmd->add_flag("--pt-reclaim", o->pt_reclaim,
                 "CONFIG_PT_RECLAIM: MADV_DONTNEED frees the PTE tables it leaves empty (under the ipi "
                 "strategy with mmap_lock held for write)");
@@ -72,6 +76,7 @@ machine_config to_machine_config(const machine_options& o) {
   cfg.frames = o.frames;
   cfg.nodes = o.nodes;
   cfg.pt_reclaim = o.pt_reclaim;
+  if (!o.geometry.empty()) cfg.geometry = *parse_geometry(o.geometry);
   if (!o.seq_scope.empty()) {
     if (cfg.strategy != table_strategy::seqcount)
       throw CLI::ValidationError("--seq-scope", "only means something with --strategy seqcount");

@@ -75,6 +75,7 @@ std::string cfg_badges(const explore_report& r) {
                    esc(r.cfg.tlb), esc(r.cfg.pte));
   if (r.cfg.strategy == "seqcount") s += fmt::format("<span>seq-scope={}</span>", esc(r.cfg.seq_scope));
   if (r.cfg.nodes != 1) s += fmt::format("<span>nodes={}</span>", r.cfg.nodes);
+  s += fmt::format("<span>geometry={}</span>", r.cfg.geometry);
   if (r.cfg.pt_reclaim) s += "<span>pt-reclaim=on</span>";
   s += r.cfg.unsafe ? fmt::format("<span class=\"unsafe\">unsafe={}</span>", esc(unsafe_mask_names(r.cfg.unsafe)))
                     : std::string("<span>unsafe=none</span>");

@@ -70,6 +70,7 @@ json render_json(const explore_report& r) {
       {"seq_scope", r.cfg.seq_scope},
       {"pt_reclaim", r.cfg.pt_reclaim},
       {"nodes", r.cfg.nodes},
+      {"geometry", r.cfg.geometry},
       {"unsafe", r.cfg.unsafe ? unsafe_mask_names(r.cfg.unsafe) : ""},
       {"mode", r.search.replay ? "replay" : r.search.mode},
       {"bound", r.search.bound},
