@@ -15,7 +15,7 @@ namespace check {
 using namespace detail;
 
 namespace detail {
-oracle_state* g_oracle = nullptr;
+GUPFAST_WORLD oracle_state* g_oracle = nullptr;
 }
 
 namespace {

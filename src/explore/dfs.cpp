@@ -5,10 +5,11 @@
 // does not happen before it (vector clocks over the dependence relation); the two race, so
 // q must also be tried at the state before i (or, if q could not run there or sleeps there,
 // every task that could: with sleep sets, the reversal may have to start with another task,
-// e.g. the one whose write q's earlier transitions must read). With a preemption bound that alone misses schedules whose reversal costs an extra
-// preemption; BPOR (Coons, Musuvathi and McKinley, OOPSLA 2013) adds a conservative point: q
-// is also tried where the block of transitions containing i began (a context switch already
-// happens there, so switching to q instead costs no more).
+// e.g. the one whose write q's earlier transitions must read). With a preemption bound that
+// alone misses schedules whose reversal costs an extra preemption; BPOR (Coons, Musuvathi and
+// McKinley, OOPSLA 2013) adds a conservative point: q is also tried where the block of
+// transitions containing i began (a context switch already happens there, so switching to q
+// instead costs no more).
 //
 // Sleep sets (Godefroid 1996): a task whose transition was explored at a state stays asleep
 // in the sibling branches while nothing dependent with that transition runs. They are used
@@ -18,12 +19,22 @@
 // unreduced search (tests/model/test_explore_reduction.cpp), so a bounded search relies on
 // DPOR + BPOR alone.
 //
+// Without sleep sets the tree this search explores is a function of the program alone, not
+// of the order in which it is explored: a node's alternatives are its default choice and the
+// tasks that races found anywhere below it add, each explored once. That is what lets a
+// search be split among workers and still explore exactly the same executions.
+//
+// Incremental state. Consecutive executions share a prefix (up to the step of the deepest
+// decision advance() changed): the scheduler replays it without calling us, and we keep the
+// events of that prefix, undoing only what later events wrote (undo_).
+//
 // Sharding: decisions above split_depth branch fully (no reduction), so every shard walks
 // the same top of the tree; the subtrees at split_depth are dealt out round-robin.
 #include "explore/dfs.h"
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
@@ -33,19 +44,94 @@ namespace explore::detail {
 namespace {
 inline task_mask bit(int t) { return task_mask{1} << t; }
 int lowest(task_mask m) { return __builtin_ctz(m); }
+constexpr int32_t NONE = -1;
+const uint32_t ZERO_CLOCK[NR_TASKS] = {};
+inline size_t hash_word(uintptr_t w) { return static_cast<size_t>((w >> 3) * 0x9e3779b97f4a7c15ull >> 20); }
 }  // namespace
 
+// ---- word histories ----------------------------------------------------------------------------
+long dfs_driver::lookup_word(uintptr_t word) const {
+  if (table_keys_.empty()) return -1;
+  size_t mask = table_keys_.size() - 1;
+  for (size_t i = hash_word(word) & mask;; i = (i + 1) & mask) {
+    if (table_keys_[i] == word) return table_vals_[i];
+    if (table_keys_[i] == 0) return -1;
+  }
+}
+
+uint32_t dfs_driver::word_index(uintptr_t word) {
+  long w = lookup_word(word);
+  if (w >= 0) return static_cast<uint32_t>(w);
+  if ((words_.size() + 1) * 2 > table_keys_.size()) {  // keep the table at most half full
+    size_t n = table_keys_.empty() ? 1024 : table_keys_.size() * 2;
+    std::vector<uintptr_t> keys(n, 0);
+    std::vector<uint32_t> vals(n, 0);
+    for (size_t i = 0; i < table_keys_.size(); i++) {
+      if (!table_keys_[i]) continue;
+      size_t j = hash_word(table_keys_[i]) & (n - 1);
+      while (keys[j]) j = (j + 1) & (n - 1);
+      keys[j] = table_keys_[i];
+      vals[j] = table_vals_[i];
+    }
+    table_keys_.swap(keys);
+    table_vals_.swap(vals);
+  }
+  size_t mask = table_keys_.size() - 1, i = hash_word(word) & mask;
+  while (table_keys_[i]) i = (i + 1) & mask;
+  table_keys_[i] = word;
+  table_vals_[i] = static_cast<uint32_t>(words_.size());
+  word_hist h;
+  std::memset(&h, 0xff, sizeof h);  // every entry NONE
+  words_.push_back(h);
+  return table_vals_[i];
+}
+
+const uint32_t* dfs_driver::clock_of(int task) const {
+  int32_t e = task_last_[task];
+  return e < 0 ? ZERO_CLOCK : events_[static_cast<size_t>(e)].clock;
+}
+
+// Drop events [n, end): undo what they wrote to the word histories.
+void dfs_driver::truncate_events(uint64_t n) {
+  while (!ranges_.empty() && ranges_.back().event >= n) ranges_.pop_back();
+  while (!undo_.empty() && undo_.back().event >= n) {
+    const undo& u = undo_.back();
+    (&words_[u.word].last[0][0][0])[u.slot] = u.old;
+    undo_.pop_back();
+  }
+  while (events_.size() > n) {
+    const event& e = events_.back();
+    task_last_[e.task] = e.prev_of_task;
+    last_write_[e.task] = e.prev_last_write;
+    last_all_[e.task] = e.prev_last_all;
+    events_.pop_back();
+  }
+}
+
+// ---- the search ----------------------------------------------------------------------------------
 void dfs_driver::begin_execution() {
-  sleep_ = 0;
-  preemptions_ = 0;
-  max_depth_ = 0;
+  // Decisions 0 .. replay_ - 2 repeat; decision replay_ - 1 changes: the steps before it repeat.
+  if (replay_ == 0) {
+    replay_steps_ = 0;
+    sleep_ = 0;
+    preemptions_ = 0;
+    max_depth_ = 0;
+  } else {
+    const node& n = stack_[replay_ - 1];
+    replay_steps_ = n.step;
+    sleep_ = n.sleep_all;
+    preemptions_ = n.preemptions;
+    max_depth_ = static_cast<int>(replay_ - 1);
+  }
+  if (events_.empty()) {
+    for (auto& t : task_last_) t = NONE;
+    for (auto& w : last_write_) w = NONE;
+    for (auto& w : last_all_) w = NONE;
+  }
+  truncate_events(replay_steps_);
   probe_ = false;
-  events_.clear();
-  hist_.clear();
-  for (auto& c : fclock_)
-    for (auto& v : c) v = 0;
-  for (auto& w : last_write_) w = -1;
-  for (auto& n : next_fp_valid_) n = false;
+  prev_fp_valid_ = false;
+  for (auto& c : checked_) c = 0;
 }
 
 bool dfs_driver::end_execution(const outcome& out) {
@@ -63,10 +149,9 @@ int dfs_driver::choose(const decision& d) {
   if (k + 1 > static_cast<size_t>(max_depth_)) max_depth_ = static_cast<int>(k + 1);
   if (k < replay_) {
     node& n = stack_[k];
-    if (n.enabled != d.enabled || n.last != d.last)
+    if (n.enabled != d.enabled || n.last != d.last || n.step != d.step)
       throw std::runtime_error("explore: the program does not behave the same when run again (decision " +
                                std::to_string(k) + "): its threads must depend only on the schedule");
-    n.step = d.step;
     return n.chosen;
   }
   if (sharded() && static_cast<int>(k) == cfg_.split_depth) {
@@ -81,6 +166,7 @@ int dfs_driver::choose(const decision& d) {
   n.last = d.last;
   n.last_enabled = d.last_enabled;
   n.preemptions = preemptions_;
+  n.sleep_all = sleep_;
   n.sleep = sleep_ & d.enabled;
   n.step = d.step;
   task_mask cand = d.enabled & ~n.sleep;
@@ -125,7 +211,7 @@ void dfs_driver::executed(const transition& t) {
     task_mask ns = 0;
     for (task_mask m = s & ~bit(t.task); m; m &= m - 1) {
       int g = lowest(m);
-      if (!dependent(pending_footprint(g), t.fp)) ns |= bit(g);
+      if (!dependent(pending_footprint(g), *t.fp)) ns |= bit(g);
     }
     sleep_ = ns;
   }
@@ -134,15 +220,7 @@ void dfs_driver::executed(const transition& t) {
   record(t);
 }
 
-static bool dbg() { static bool d = getenv("DFSDBG") != nullptr; return d; }
 bool dfs_driver::advance() {
-  if (dbg()) {
-    fprintf(stderr, "EXEC:");
-    for (auto& e : events_) fprintf(stderr, "%d", e.task);
-    fprintf(stderr, "\n  stack:");
-    for (auto& n : stack_) fprintf(stderr, " [s%lu en%x ch%d done%x bt%x sl%x last%d]", (unsigned long)n.step, n.enabled, n.chosen, n.done, n.backtrack, n.sleep, n.last);
-    fprintf(stderr, "\n");
-  }
   while (!stack_.empty()) {
     node& n = stack_.back();
     task_mask left = n.backtrack & n.enabled & ~n.done & ~n.sleep;
@@ -180,7 +258,6 @@ int dfs_driver::node_at_step(uint64_t step) const {
 }
 
 void dfs_driver::add_backtrack(uint64_t i, int q) {
-  if (dbg()) fprintf(stderr, "  race: event %lu (task %d) vs next of %d at step %zu\n", (unsigned long)i, events_[i].task, q, events_.size());
   auto add_at = [&](uint64_t step) {
     int ni = node_at_step(step);
     if (ni < 0) return;  // one task could run there: nothing to reverse at that state
@@ -199,7 +276,7 @@ void dfs_driver::add_backtrack(uint64_t i, int q) {
 
 bool dfs_driver::happens_before(uint64_t i, int q) const {
   const event& e = events_[i];
-  return fclock_[q][e.task] >= e.clock[e.task];
+  return clock_of(q)[e.task] >= e.clock[e.task];
 }
 
 // The latest event dependent with footprint fp (the next transition of task q) that does not
@@ -210,25 +287,44 @@ long dfs_driver::latest_race(const footprint& fp, int q) const {
     if (i > best && events_[static_cast<size_t>(i)].task != q && !happens_before(static_cast<uint64_t>(i), q))
       best = i;
   };
-  for (int a = 0; a < fp.n; a++) {
-    auto it = hist_.find(fp.a[a].word);
-    if (it == hist_.end()) continue;
+  task_mask others = program_tasks() & ~bit(q);
+  if (fp.everything) {
+    for (task_mask m = others; m; m &= m - 1) consider(task_last_[lowest(m)]);
+    return best;
+  }
+  for (int a = 0; a < fp.n; a++) for_conflicts(fp.a[a], others, consider);
+  for (task_mask m = others; m; m &= m - 1) {
+    consider(last_all_[lowest(m)]);  // a transition that touched every word
+    if (fp.any_write) consider(last_write_[lowest(m)]);
+  }
+  return best;
+}
+
+template <class F>
+void dfs_driver::for_conflicts(const access& a, task_mask others, F&& f) const {
+  uint8_t mode = a.mode;
+  auto conflicts = [mode](uint8_t theirs) {
+    return !(mode == ACC_READ && theirs == ACC_READ) && !(mode == ACC_ADD && theirs == ACC_ADD);
+  };
+  // Every word the access covers, in the word histories.
+  for (unsigned k = 0; k < a.nwords; k++) {
+    long w = lookup_word(a.word + 8ul * k);
+    if (w < 0) continue;
+    const word_hist& h = words_[static_cast<size_t>(w)];
     for (int half = 0; half < 2; half++) {
-      if (!(fp.a[a].halves >> half & 1)) continue;
-      const auto& h = it->second.last[half];
-      for (int r = 0; r < NR_TASKS; r++) {
-        if (r == q) continue;
-        uint8_t mode = fp.a[a].mode;
-        if (mode != ACC_READ) consider(h[r][0]);  // their reads
-        consider(h[r][1]);                         // their writes
-        if (mode != ACC_ADD) consider(h[r][2]);   // their additions
+      if (!(a.halves >> half & 1)) continue;
+      for (task_mask m = others; m; m &= m - 1) {
+        const int32_t* l = h.last[half][lowest(m)];
+        if (mode != ACC_READ) f(l[0]);  // their reads
+        f(l[1]);                         // their writes
+        if (mode != ACC_ADD) f(l[2]);   // their additions
       }
     }
   }
-  if (fp.any_write)
-    for (int r = 0; r < NR_TASKS; r++)
-      if (r != q) consider(last_write_[r]);
-  return best;
+  // Bulk accesses that overlap it.
+  uintptr_t lo = a.word, hi = a.word + 8ul * a.nwords;
+  for (const range_event& r : ranges_)
+    if ((others >> r.task & 1) && r.lo < hi && lo < r.hi && conflicts(r.mode)) f(static_cast<int32_t>(r.event));
 }
 
 // Race detection at the current state (after the last event): the task that ran last has a
@@ -237,73 +333,77 @@ long dfs_driver::latest_race(const footprint& fp, int q) const {
 // event can be a new race for it.
 void dfs_driver::detect_races() {
   if (events_.empty()) return;
-  const event& last = events_.back();
   uint64_t li = events_.size() - 1;
-  for (int q = 0; q < NR_TASKS; q++) {
+  int last_task = events_.back().task;
+  for (task_mask m = program_tasks(); m; m &= m - 1) {
+    int q = lowest(m);
     if (!task_alive(q)) continue;
-    footprint fp = pending_footprint(q);
-    bool full = q == last.task || !next_fp_valid_[q] || !same(fp, next_fp_[q]);
-    next_fp_[q] = fp;
-    next_fp_valid_[q] = true;
+    const footprint& fp = pending_footprint(q);
+    uint64_t version = pending_footprint_version(q);
+    bool full = q == last_task || !prev_fp_valid_ || checked_[q] != version;
+    checked_[q] = version;
     if (full) {
       long i = latest_race(fp, q);
       if (i >= 0) add_backtrack(static_cast<uint64_t>(i), q);
-    } else if (last.task != q && dependent(last.fp, fp) && !happens_before(li, q)) {
+    } else if (dependent(prev_fp_, fp) && !happens_before(li, q)) {
       add_backtrack(li, q);
     }
   }
 }
 
-bool dfs_driver::same(const footprint& a, const footprint& b) {
-  if (a.n != b.n || a.any_write != b.any_write) return false;
-  for (int i = 0; i < a.n; i++)
-    if (a.a[i].word != b.a[i].word || a.a[i].mode != b.a[i].mode || a.a[i].halves != b.a[i].halves) return false;
-  return true;
-}
-
 void dfs_driver::record(const transition& t) {
   int p = t.task;
-  auto i = static_cast<int32_t>(events_.size());
-  // Happens-before: join the clocks of the earlier events this one depends on.
-  uint32_t* c = fclock_[p];
-  auto join = [&](int32_t j) {
-    if (j < 0) return;
-    const event& e = events_[static_cast<size_t>(j)];
-    for (int r = 0; r < NR_TASKS; r++)
-      if (e.clock[r] > c[r]) c[r] = e.clock[r];
-  };
-  for (int a = 0; a < t.fp.n; a++) {
-    auto it = hist_.find(t.fp.a[a].word);
-    if (it == hist_.end()) continue;
-    uint8_t mode = t.fp.a[a].mode;
-    for (int half = 0; half < 2; half++) {
-      if (!(t.fp.a[a].halves >> half & 1)) continue;
-      const auto& h = it->second.last[half];
-      for (int r = 0; r < NR_TASKS; r++) {
-        if (r == p) continue;
-        if (mode != ACC_READ) join(h[r][0]);
-        join(h[r][1]);
-        if (mode != ACC_ADD) join(h[r][2]);
-      }
-    }
-  }
-  if (t.fp.any_write)
-    for (int r = 0; r < NR_TASKS; r++)
-      if (r != p) join(last_write_[r]);
-  c[p]++;
+  const footprint& fp = *t.fp;
+  auto i = static_cast<uint32_t>(events_.size());
   event e;
   e.task = p;
-  e.fp = t.fp;
-  for (int r = 0; r < NR_TASKS; r++) e.clock[r] = c[r];
-  e.block_start = (!events_.empty() && events_.back().task == p) ? events_.back().block_start : static_cast<uint64_t>(i);
-  events_.push_back(e);
-  for (int a = 0; a < t.fp.n; a++) {
-    word_hist& h = hist_.try_emplace(t.fp.a[a].word).first->second;
-    uint8_t mode = t.fp.a[a].mode;
-    for (int half = 0; half < 2; half++)
-      if (t.fp.a[a].halves >> half & 1) h.last[half][p][mode == ACC_READ ? 0 : mode == ACC_WRITE ? 1 : 2] = i;
-    if (mode != ACC_READ) last_write_[p] = i;
+  e.prev_of_task = task_last_[p];
+  e.prev_last_write = last_write_[p];
+  e.prev_last_all = last_all_[p];
+  std::memcpy(e.clock, clock_of(p), sizeof e.clock);
+  // Happens-before: join the clocks of the earlier events this one depends on.
+  auto join = [&](int32_t j) {
+    if (j < 0) return;
+    const uint32_t* c = events_[static_cast<size_t>(j)].clock;
+    for (int r = 0; r < NR_TASKS; r++)
+      if (c[r] > e.clock[r]) e.clock[r] = c[r];
+  };
+  task_mask others = program_tasks() & ~bit(p);
+  if (fp.everything) {
+    for (task_mask m = others; m; m &= m - 1) join(task_last_[lowest(m)]);
+  } else {
+    for (int a = 0; a < fp.n; a++) for_conflicts(fp.a[a], others, join);
+    for (task_mask m = others; m; m &= m - 1) {
+      join(last_all_[lowest(m)]);
+      if (fp.any_write) join(last_write_[lowest(m)]);
+    }
   }
+  e.clock[p]++;
+  e.block_start = (!events_.empty() && events_.back().task == p) ? events_.back().block_start : i;
+  events_.push_back(e);
+  task_last_[p] = static_cast<int32_t>(i);
+  bool writes = fp.everything;
+  for (int a = 0; a < fp.n; a++) {
+    uint8_t mode = fp.a[a].mode;
+    if (mode != ACC_READ) writes = true;
+    if (fp.a[a].nwords > 1) {
+      ranges_.push_back({i, p, fp.a[a].word, fp.a[a].word + 8ul * fp.a[a].nwords, mode});
+      continue;
+    }
+    uint32_t w = word_index(fp.a[a].word);
+    int slot_mode = mode == ACC_READ ? 0 : mode == ACC_WRITE ? 1 : 2;
+    for (int half = 0; half < 2; half++) {
+      if (!(fp.a[a].halves >> half & 1)) continue;
+      int32_t* s = hist_slot(w, half, p, slot_mode);
+      auto flat = static_cast<uint16_t>(s - &words_[w].last[0][0][0]);
+      undo_.push_back({i, w, flat, *s});
+      *s = static_cast<int32_t>(i);
+    }
+  }
+  if (writes) last_write_[p] = static_cast<int32_t>(i);
+  if (fp.everything) last_all_[p] = static_cast<int32_t>(i);
+  prev_fp_ = fp;
+  prev_fp_valid_ = true;
 }
 
 }  // namespace explore::detail

@@ -2,11 +2,14 @@
 // sleep sets and dynamic partial-order reduction (docs/explore.md, "Search").
 //
 // Stateless: every execution runs the program from the start; the driver keeps the stack of
-// decisions of the current path, replays its prefix, and extends it with the default choice
-// (the fiber that ran last, if it can go on: no preemption). After an execution, advance()
-// moves to the deepest decision with an alternative left to explore.
+// decisions of the current path and extends it with the default choice (the fiber that ran
+// last, if it can go on: no preemption). After an execution, advance() moves to the deepest
+// decision with an alternative left to explore. The next execution repeats the previous one
+// up to the step of that decision: the scheduler replays those steps from its log
+// (replayed_steps), and the DPOR state (events, the history of every word, vector clocks)
+// is rolled back to that step instead of being rebuilt.
 #pragma once
-#include <unordered_map>
+#include <cstdint>
 #include <vector>
 
 #include "explore/scheduler.h"
@@ -16,8 +19,7 @@ namespace explore::detail {
 
 // Tests only: a dfs search goes on after a violation (to compare what searches reach).
 extern bool g_keep_going;
-extern int g_reduction_parts;
-extern bool g_dfs_debug;  // tests: 1 sleep sets only, 2 DPOR only, 3 both (default)
+extern int g_reduction_parts;  // tests: 1 sleep sets only, 2 DPOR only, 3 both (default)
 
 struct dfs_config {
   int bound = 2;           // preemptions per execution (< 0: none)
@@ -31,6 +33,8 @@ class dfs_driver final : public driver {
   explicit dfs_driver(const dfs_config& cfg) : cfg_(cfg) {}
   int choose(const decision& d) override;
   void executed(const transition& t) override;
+  uint64_t replayed_steps() const override { return replay_steps_; }
+  // Before each execution: roll the DPOR state back to the replayed prefix.
   void begin_execution();
   // The execution ended: does it count for this shard (and may its violation be reported)?
   bool end_execution(const outcome& out);
@@ -48,13 +52,14 @@ class dfs_driver final : public driver {
   struct node {
     task_mask enabled = 0;
     task_mask done = 0;       // alternatives taken here so far (the current one included)
-    task_mask sleep = 0;      // asleep in the state before this decision
+    task_mask sleep = 0;      // asleep in the state before this decision (enabled ones)
+    task_mask sleep_all = 0;  // the whole sleep set there (restored when replaying to here)
     task_mask backtrack = 0;  // alternatives that must be explored here
     int chosen = -1;
     int last = -1;
     bool last_enabled = false;
-    int preemptions = 0;       // before this decision
-    uint64_t step = 0;         // the transition it chose
+    int preemptions = 0;  // before this decision
+    uint64_t step = 0;    // the transition it chose
   };
   // Cost in preemptions of running task a at node n.
   static int cost(const node& n, int a) { return a != n.last && n.last_enabled ? 1 : 0; }
@@ -63,31 +68,53 @@ class dfs_driver final : public driver {
   bool sharded() const { return cfg_.shard_count > 1; }
 
   // ---- DPOR ----
+  // One transition of this execution (by step index).
   struct event {
     int task;
-    uint64_t block_start;       // first event of the run of its task's events containing it
-    footprint fp;
+    uint32_t block_start;       // first event of the run of its task's events containing it
+    int32_t prev_of_task;       // the previous event of the same task, -1: none
+    int32_t prev_last_write;    // last_write_[task] before this event
+    int32_t prev_last_all;      // last_all_[task] before this event
     uint32_t clock[NR_TASKS];   // vector clock: how many events of each task happen before (or are) it
   };
   // The latest event of each task that read / wrote / added to each half of a word.
   struct word_hist {
     int32_t last[2][NR_TASKS][3];
-    word_hist() {
-      for (auto& h : last)
-        for (auto& l : h) l[0] = l[1] = l[2] = -1;
-    }
   };
+  // An overwritten entry of a word's history, to undo when events are rolled back.
+  struct undo {
+    uint32_t event;
+    uint32_t word;
+    uint16_t slot;  // index into word_hist::last, flattened
+    int32_t old;
+  };
+  // A bulk access (access::nwords > 1) of an event: kept apart from the word histories.
+  struct range_event {
+    uint32_t event;
+    int task;
+    uintptr_t lo, hi;  // [lo, hi)
+    uint8_t mode;
+  };
+  // Call f(event index) for every earlier event of another task than q that access a (of
+  // mode `mode`) does not commute with.
+  template <class F>
+  void for_conflicts(const access& a, task_mask others, F&& f) const;
+  uint32_t word_index(uintptr_t word);
+  int32_t* hist_slot(uint32_t w, int half, int task, int mode) { return &words_[w].last[half][task][mode]; }
+  void truncate_events(uint64_t n);
+  const uint32_t* clock_of(int task) const;
   int node_at_step(uint64_t step) const;
   void add_backtrack(uint64_t i, int q);
   bool happens_before(uint64_t i, int q) const;
   long latest_race(const footprint& fp, int q) const;
+  long lookup_word(uintptr_t word) const;
   void detect_races();
-  static bool same(const footprint& a, const footprint& b);
   void record(const transition& t);
 
   dfs_config cfg_;
   std::vector<node> stack_;
   size_t replay_ = 0;
+  uint64_t replay_steps_ = 0;
   uint64_t subtrees_ = 0;
   bool cut_ = false;
   // live, per execution
@@ -96,11 +123,18 @@ class dfs_driver final : public driver {
   int max_depth_ = 0;
   bool probe_ = false;
   std::vector<event> events_;
-  std::unordered_map<uintptr_t, word_hist> hist_;
-  int32_t last_write_[NR_TASKS];
-  uint32_t fclock_[NR_TASKS][NR_TASKS] = {};
-  footprint next_fp_[NR_TASKS];
-  bool next_fp_valid_[NR_TASKS] = {};
+  std::vector<undo> undo_;
+  std::vector<range_event> ranges_;
+  int32_t task_last_[NR_TASKS];   // the latest event of each task, -1: none
+  int32_t last_write_[NR_TASKS];  // the latest event of each task that wrote or added
+  int32_t last_all_[NR_TASKS];    // the latest event of each task that touched every word
+  footprint prev_fp_;             // the footprint of the latest event
+  bool prev_fp_valid_ = false;
+  uint64_t checked_[NR_TASKS] = {};  // the pending footprint (its version) races were checked for
+  // Word histories: words_ by index; an open-addressing table maps a word to its index.
+  std::vector<word_hist> words_;
+  std::vector<uintptr_t> table_keys_;
+  std::vector<uint32_t> table_vals_;
 };
 
 }  // namespace explore::detail

@@ -13,8 +13,8 @@
 //             back what devices wrote (lost-write), oracle_finish (refcounts, pins);
 //   teardown  the children and the process exit, the oracle stops, the machine goes.
 //
-// Context: the explorer runs one execution at a time on one OS thread, so the state of the
-// execution in progress is one global (g_run).
+// Context: the explorer runs one execution at a time on one OS thread, so the run is one
+// global (g_run), and the state of the execution in progress another (g_lw, in the world).
 #include "explore/run.h"
 
 #include <cerrno>
@@ -31,18 +31,26 @@
 GUPFAST_NS_BEGIN
 namespace {
 
-// The machine of one execution: small, so creating it per execution is cheap.
-constexpr unsigned long LITMUS_FRAMES = 2048;
+// The machine of one execution: small (a snapshot copies its memmap and the oracle's frame
+// array), and big enough for a few huge pages of its geometry and their copies.
+unsigned long litmus_frames(pgtable_geometry g) { return g == pgtable_geometry::x86_64 ? 2048 : 512; }
 
+// The run: what the explorer was asked to explore.
 struct litmus_run {
   const litmus::file* f = nullptr;
   machine_config cfg;
-  bool machine_up = false, oracle_up = false;
-  mm_struct* mm = nullptr;                 // the process
-  std::vector<mm_struct*> children;        // from fork, oldest first
-  std::vector<check::held_pages> held;     // per thread, then setup's
 };
 litmus_run* g_run = nullptr;
+
+// One execution's state: part of the world (explore/world.h), so a snapshot taken after
+// setup has it.
+struct litmus_world {
+  bool machine_up = false, oracle_up = false;
+  mm_struct* mm = nullptr;              // the process
+  std::vector<mm_struct*> children;     // from fork, oldest first
+  std::vector<check::held_pages> held;  // per thread, then setup's
+};
+GUPFAST_WORLD litmus_world g_lw;
 
 [[noreturn]] void litmus_error(const litmus::op& o, const std::string& what) {
   explore::fail("litmus-error", fmt::format("{}: setup: {}: {}", o.line, o.text, what));
@@ -70,7 +78,7 @@ check::gup_call gup_call_of(litmus::op_kind k) {
 // for setup's check.
 long run_op(const litmus::op& o, int tid) {
   litmus_run& r = *g_run;
-  mm_struct* mm = r.mm;
+  mm_struct* mm = g_lw.mm;
   switch (o.kind) {
     case litmus::op_kind::mmap: {
       int flags = (o.shared ? MAP_SHARED_ : MAP_PRIVATE_) | (o.thp ? MAP_HUGE_THP : 0);
@@ -83,7 +91,7 @@ long run_op(const litmus::op& o, int tid) {
     case litmus::op_kind::read: {
       uint8_t v = 0;
       int rc = check::op_user_read(mm, o.addr, &v);
-      if (rc == 0 && tid < static_cast<int>(r.f->threads.size()))  // the value read, on the steps that follow
+      if (rc == 0 && tid < static_cast<int>(r.f->threads.size()) && explore::annotating())  // the value read
         explore::annotate(fmt::format("{}:{} {} = {:#04x}", r.f->threads[tid].name, o.line, o.text, v));
       return rc;
     }
@@ -93,12 +101,12 @@ long run_op(const litmus::op& o, int tid) {
     case litmus::op_kind::pin:
     case litmus::op_kind::get: {
       unsigned flags = (o.write ? FOLL_WRITE : 0) | (o.longterm ? FOLL_LONGTERM : 0);
-      return check::op_gup(gup_call_of(o.kind), mm, o.addr, o.npages, flags, &r.held[tid]);
+      return check::op_gup(gup_call_of(o.kind), mm, o.addr, o.npages, flags, &g_lw.held[tid]);
     }
-    case litmus::op_kind::unpin: check::op_release(&r.held[tid]); return 0;
+    case litmus::op_kind::unpin: check::op_release(&g_lw.held[tid]); return 0;
     case litmus::op_kind::dma_write:
       // Each thread is its own device slot; the byte fills the 8-byte word.
-      check::op_dma_write(&r.held[tid], static_cast<unsigned>(tid), 0x0101010101010101ull * o.byte);
+      check::op_dma_write(&g_lw.held[tid], static_cast<unsigned>(tid), 0x0101010101010101ull * o.byte);
       return 0;
     case litmus::op_kind::reclaim: return check::op_reclaim(mm, o.addr, o.len);
     case litmus::op_kind::migrate: return check::op_migrate(mm, o.addr, o.len);
@@ -108,7 +116,7 @@ long run_op(const litmus::op& o, int tid) {
       int err = 0;
       mm_struct* child = check::op_fork(mm, &err);
       if (!child) return err ? err : -ENOMEM;
-      r.children.push_back(child);
+      g_lw.children.push_back(child);
       return 0;
     }
   }
@@ -119,18 +127,18 @@ void litmus_setup() {
   litmus_run& r = *g_run;
   // Failures of the harness itself (not the file's): reported as a violation of their own.
   if (int rc = machine_create(r.cfg)) explore::fail("setup-failed", fmt::format("machine_create returned {}", rc));
-  r.machine_up = true;
+  g_lw.machine_up = true;
   check::oracle_options oo;
   oo.on_violation = [](const check::violation& v) { explore::fail(check::to_string(v.kind), v.message); };
   oo.show_addr = [](unsigned long a) { return addr_to_x86_64(g_geometry.kind, a); };  // the file's coordinates
   if (int rc = check::oracle_start(oo)) explore::fail("setup-failed", fmt::format("oracle_start returned {}", rc));
-  r.oracle_up = true;
-  r.mm = check::op_mm_alloc();
-  if (!r.mm) explore::fail("setup-failed", "mm_alloc failed");
+  g_lw.oracle_up = true;
+  g_lw.mm = check::op_mm_alloc();
+  if (!g_lw.mm) explore::fail("setup-failed", "mm_alloc failed");
   int setup_slot = static_cast<int>(r.f->threads.size());
-  r.held.assign(setup_slot + 1, check::held_pages{});
+  g_lw.held.assign(setup_slot + 1, check::held_pages{});
   for (const litmus::op& o : r.f->setup) {
-    explore::annotate(fmt::format("setup:{} {}", o.line, o.text));
+    if (explore::annotating()) explore::annotate(fmt::format("setup:{} {}", o.line, o.text));
     long rc = run_op(o, setup_slot);
     // Replacers return pages moved: setup expects them to move something.
     bool replacer = o.kind == litmus::op_kind::reclaim || o.kind == litmus::op_kind::migrate;
@@ -142,33 +150,31 @@ void litmus_setup() {
 void litmus_thread(int tid) {
   const litmus::thread& t = g_run->f->threads[tid];
   for (const litmus::op& o : t.ops) {
-    explore::annotate(fmt::format("{}:{} {}", t.name, o.line, o.text));
+    if (explore::annotating()) explore::annotate(fmt::format("{}:{} {}", t.name, o.line, o.text));
     run_op(o, tid);
   }
 }
 
 void litmus_finish() {
-  litmus_run& r = *g_run;
   explore::annotate("finish");
-  for (check::held_pages& h : r.held)
+  for (check::held_pages& h : g_lw.held)
     if (!h.empty()) check::op_release(&h);
-  check::op_readback(r.mm);
-  for (mm_struct* c : r.children) check::op_readback(c);
+  check::op_readback(g_lw.mm);
+  for (mm_struct* c : g_lw.children) check::op_readback(c);
   check::oracle_finish();
 }
 
 void litmus_teardown() {
-  litmus_run& r = *g_run;
   // After a violation the execution was abandoned midway: pages may still be held.
-  for (check::held_pages& h : r.held) h = check::held_pages{};
-  for (auto it = r.children.rbegin(); it != r.children.rend(); ++it) check::op_mm_put(*it);
-  r.children.clear();
-  if (r.mm) check::op_mm_put(r.mm);
-  r.mm = nullptr;
-  if (r.oracle_up) check::oracle_stop();
-  r.oracle_up = false;
-  if (r.machine_up) machine_destroy();
-  r.machine_up = false;
+  for (check::held_pages& h : g_lw.held) h = check::held_pages{};
+  for (auto it = g_lw.children.rbegin(); it != g_lw.children.rend(); ++it) check::op_mm_put(*it);
+  g_lw.children.clear();
+  if (g_lw.mm) check::op_mm_put(g_lw.mm);
+  g_lw.mm = nullptr;
+  if (g_lw.oracle_up) check::oracle_stop();
+  g_lw.oracle_up = false;
+  if (g_lw.machine_up) machine_destroy();
+  g_lw.machine_up = false;
 }
 
 // Why x86-64 address x has no counterpart in geometry g: the first table index beyond g's.
@@ -210,7 +216,7 @@ std::string to_geometry(std::vector<litmus::op>& ops, pgtable_geometry g) {
 
 machine_config machine_of(const litmus::run_config& c) {
   machine_config m;
-  m.frames = LITMUS_FRAMES;
+  m.frames = litmus_frames(*parse_geometry(c.geometry));
   m.strategy = *parse_strategy(c.strategy);
   m.tlb = *parse_tlb_mode(c.tlb);
   m.pte = *parse_pte_mode(c.pte);
@@ -282,6 +288,7 @@ run_result run_litmus(const file& file_in, const run_config& cfg, const search_c
   p.thread = litmus_thread;
   p.finish = litmus_finish;
   p.teardown = litmus_teardown;
+  p.snapshot = search.snapshot;
 
   ex::options o;
   o.mode = search.mode == "random" ? ex::mode::random : search.mode == "pct" ? ex::mode::pct : ex::mode::dfs;
@@ -302,6 +309,8 @@ run_result run_litmus(const file& file_in, const run_config& cfg, const search_c
 
   run_result out;
   out.executions = res.executions;
+  out.cut = res.cut;
+  out.max_steps = o.max_steps;
   out.exhaustive = res.exhaustive;
   out.bound_reached = res.bound_reached;
   out.seconds = res.seconds;

@@ -42,6 +42,7 @@ struct search_config {
   double time_limit_s = 0;    // 0: none
   uint64_t max_executions = 0;  // dfs; 0: none
   std::optional<std::string> replay;
+  bool snapshot = true;  // setup once, then each execution from its snapshot (explore/world.h)
 };
 
 // One scheduling step of the counterexample.
@@ -66,6 +67,8 @@ struct violation_report {
 
 struct run_result {
   uint64_t executions = 0;
+  uint64_t cut = 0;          // executions cut at the step budget: inconclusive
+  uint64_t max_steps = 0;    // that budget
   bool exhaustive = false;  // dfs: every execution within the bound was run
   int bound_reached = 0;
   double seconds = 0;

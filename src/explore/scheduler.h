@@ -51,13 +51,17 @@ struct access {
   uintptr_t word = 0;
   uint8_t halves = 0;
   uint8_t mode = 0;
+  uint16_t nwords = 1;  // > 1: the words [word, word + 8 * nwords), both halves (a bulk copy)
 };
 struct footprint {
-  static constexpr int MAX = 16;
+  static constexpr int MAX = 8;
   access a[MAX];
   int n = 0;
-  bool any_write = false;  // depends on every write (a spin loop waiting for "anything")
+  bool any_write = false;   // reads every word: depends on every write ("anything changed")
+  bool everything = false;  // touches every word (more accesses than fit): depends on all
   void add(const void* addr, unsigned size, uint8_t mode);
+  // Every word of [addr, addr + bytes): addr and bytes 8-aligned, at most 4 KiB.
+  void add_range(const void* addr, unsigned bytes, uint8_t mode);
 };
 // Two transitions of different tasks are dependent if they touch a common half of a word and
 // not both only read (or only add: additions commute).
@@ -79,7 +83,7 @@ struct transition {
   int last = -1;          // the task of the previous transition
   bool preempted = false; // a preemption: `last` could have gone on
   int depth = -1;         // the decision that chose it, -1: forced (one task could run)
-  footprint fp;
+  const footprint* fp = nullptr;
 };
 
 class driver {
@@ -92,23 +96,36 @@ class driver {
   // The execution reached its last state: every thread returned and nothing can run, or
   // nothing can run (deadlock). The tasks' next transitions can still be queried.
   virtual void final_state() {}
+  // How many first steps of this execution repeat the previous execution's exactly (the same
+  // tasks chosen): the scheduler replays them from its log without calling the driver
+  // (neither choose() nor executed()). 0: none (every step is the driver's).
+  virtual uint64_t replayed_steps() const { return 0; }
 };
 
 // Live queries while a driver is being called.
-footprint pending_footprint(int task);  // the task's next transition
+const footprint& pending_footprint(int task);  // the task's next transition (valid until the next step)
+// Changes whenever that footprint may have (never the same for two footprints computed).
+uint64_t pending_footprint_version(int task);
 bool task_enabled(int task);
 bool task_alive(int task);
+task_mask program_tasks();  // the tasks the running program has
 
 struct outcome {
-  enum kind { complete, violation, pruned } kind = complete;
+  // cut: the execution reached the step budget (max_steps) and was stopped: inconclusive.
+  enum kind { complete, violation, pruned, cut } kind = complete;
   std::optional<explore::violation> v;  // replay token not filled in (search.cpp does)
   std::vector<uint8_t> choices;         // the task chosen at each decision
   uint64_t steps = 0;                   // transitions of the threads phase
   int preemptions = 0;
 };
 
-// Run one execution. `drv` chooses; `seed` seeds sync::random_u64().
-outcome run_execution(const program& prog, driver& drv, uint64_t seed, uint64_t max_steps);
+// Run one execution. `drv` chooses; `seed` seeds sync::random_u64(). `tracing`: record every
+// step for a report (a violation's trace; otherwise its trace is empty).
+outcome run_execution(const program& prog, driver& drv, uint64_t seed, uint64_t max_steps, bool tracing = false);
+
+// The search is over: if a snapshot of prog's world is kept, put it back and run teardown
+// (once for the whole search), and let the world go.
+void end_search(const program& prog);
 
 // Why an execution stops (thrown on the fiber or stack that sees it; caught by the explorer).
 struct abort_execution {};

@@ -96,8 +96,17 @@ class replay_driver final : public driver {
   bool diverged_ = false;
 };
 
-violation with_token(violation v, uint64_t seed, const outcome& out) {
+// A violation as a report shows it: its token, and its trace. Searches run without tracing;
+// the trace comes from running the execution again with it on (the same execution: a program
+// depends only on its schedule and its seed).
+violation reported(const program& prog, const options& o, uint64_t seed, outcome&& out) {
+  violation v = std::move(*out.v);
   v.replay = encode_token({seed, out.choices});
+  if (v.trace.empty()) {
+    replay_driver drv(out.choices);
+    outcome again = run_execution(prog, drv, seed, o.max_steps, true);
+    if (again.v && again.v->kind == v.kind) v.trace = std::move(again.v->trace);
+  }
   return v;
 }
 
@@ -130,8 +139,9 @@ result run_dfs(const program& prog, const options& o, clock_type::time_point t0)
       outcome out = run_execution(prog, drv, o.seed, o.max_steps);
       bool mine = drv.end_execution(out);
       if (mine) r.executions++;
+      if (mine && out.kind == outcome::cut) r.cut++;
       if (mine && out.v) {
-        if (!r.found) r.found = with_token(std::move(*out.v), o.seed, out);
+        if (!r.found) r.found = reported(prog, o, o.seed, std::move(out));
         if (!g_keep_going) {
           r.seconds = since(t0);
           return r;
@@ -150,7 +160,8 @@ result run_dfs(const program& prog, const options& o, clock_type::time_point t0)
     }
     if (b == o.bound || o.bound < 0 || !drv.bound_cut()) {
       // Done; or no alternative was over the bound, so a larger one would explore the same.
-      r.exhaustive = true;
+      // A cut execution left its continuations unexplored: then the search is not exhaustive.
+      r.exhaustive = r.cut == 0;
       r.bound_reached = o.bound;
       break;
     }
@@ -167,9 +178,10 @@ result run_sampling(const program& prog, const options& o, clock_type::time_poin
     auto drv = make(i, longest);
     outcome out = run_execution(prog, drv, o.seed, o.max_steps);
     r.executions++;
+    if (out.kind == outcome::cut) r.cut++;
     longest = std::max(longest, out.steps);
     if (out.v) {
-      r.found = with_token(std::move(*out.v), o.seed, out);
+      r.found = reported(prog, o, o.seed, std::move(out));
       break;
     }
     if (o.time_limit_s > 0 && since(t0) > o.time_limit_s) break;
@@ -185,21 +197,34 @@ uint64_t mix(uint64_t seed, uint64_t i) {
   return z ^ (z >> 31);
 }
 
+result explore_search(const program& prog, const options& o);
+
 }  // namespace
 
 result explore(const program& prog, const options& o) {
   check(prog, o);
+  struct end_guard {
+    const program& p;
+    ~end_guard() { end_search(p); }  // a snapshot's teardown, once
+  } guard{prog};
+  return explore_search(prog, o);
+}
+
+namespace {
+
+result explore_search(const program& prog, const options& o) {
   auto t0 = clock_type::now();
   if (o.replay) {
     std::string err;
     auto data = decode_token(*o.replay, &err);
     if (!data) throw std::invalid_argument("explore: " + err);
     replay_driver drv(data->choices);
-    outcome out = run_execution(prog, drv, data->seed, o.max_steps);
+    outcome out = run_execution(prog, drv, data->seed, o.max_steps, true);
     result r;
     r.executions = 1;
+    r.cut = out.kind == outcome::cut;
     r.bound_reached = out.preemptions;
-    if (out.v) r.found = with_token(std::move(*out.v), data->seed, out);
+    if (out.v) r.found = reported(prog, o, data->seed, std::move(out));
     r.seconds = since(t0);
     return r;
   }
@@ -216,5 +241,6 @@ result explore(const program& prog, const options& o) {
   return {};
 }
 
+}  // namespace
 }  // namespace explore
 GUPFAST_NS_END

@@ -37,6 +37,11 @@ struct program {
   std::function<void(int tid)> thread;   // thread tid's body
   std::function<void()> finish;          // after every thread ended: final checks (may call fail())
   std::function<void()> teardown;        // always runs, also after a violation: destroy the machine
+  // Run setup once per search and start every execution from the state it left (a snapshot:
+  // explore/world.h); teardown then runs once, at the end. Only for programs whose setup,
+  // threads and finish keep all their state in the world (GUPFAST_WORLD globals and what
+  // they allocate): the litmus interpreter's do.
+  bool snapshot = false;
 };
 
 enum class mode { dfs, random, pct };
@@ -52,7 +57,9 @@ struct options {
   int shard_index = 0;           // dfs: this process runs shard shard_index of shard_count
   int shard_count = 1;
   int split_depth = 3;           // dfs: decision points explored without reduction, where shards split
-  uint64_t max_steps = 100000;   // per execution, then a "livelock" violation
+  // Per execution: one that reaches it is cut there and counts as inconclusive (result::cut),
+  // never as a violation; the search goes on with the next execution.
+  uint64_t max_steps = 1000000;
   std::optional<std::string> replay;  // run exactly this execution (a violation's token)
   double time_limit_s = 0;       // 0: none; else stop (not exhaustive) after this long
   uint64_t max_executions = 0;   // dfs: 0: none; else stop (not exhaustive) after this many
@@ -82,7 +89,8 @@ struct violation {
 
 struct result {
   uint64_t executions = 0;
-  bool exhaustive = false;   // dfs: the whole space within bound_reached was covered
+  uint64_t cut = 0;          // executions cut at options::max_steps (inconclusive)
+  bool exhaustive = false;   // dfs: the whole space within bound_reached was covered (and none was cut)
   int bound_reached = 0;     // dfs: the largest bound whose search finished or ran
   double seconds = 0;
   std::optional<violation> found;
@@ -93,8 +101,10 @@ result explore(const program& prog, const options& opts);
 // Called from anywhere inside an execution (a thread, finish, an oracle hook): records the
 // violation and ends the execution. Outside explore() it throws std::logic_error.
 [[noreturn]] void fail(std::string kind, std::string message);
-// Set the running fiber's note (shown in its trace steps until changed).
+// Set the running fiber's note (shown in its trace steps until changed). Notes are kept only
+// while the execution records its trace: build one only if annotating() says so.
 void annotate(std::string note);
+bool annotating();
 // True while explore() runs (setup, threads, finish, teardown).
 bool in_explorer();
 

@@ -2,7 +2,7 @@
 
 GUPFAST_NS_BEGIN
 
-active_config g_cfg;
+GUPFAST_WORLD active_config g_cfg;
 
 const unsafe_info unsafe_steps[NR_UNSAFE_STEPS] = {
     {"no-pte-recheck", "gup_fast_pte_range: recheck pte_val(pte) == pte_val(ptep_get(ptep)) after the grab",

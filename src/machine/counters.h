@@ -42,20 +42,19 @@ enum counter_id : unsigned {
 extern const char* const counter_names[NR_COUNTERS];
 
 struct alignas(64) percpu_counters {
-  sync::atomic<uint64_t> v[NR_COUNTERS];
+  sync::stat_counter v[NR_COUNTERS];
 };
 // One slot per CPU plus a shared slot for threads that are not CPUs.
 extern percpu_counters g_counters[sync::NR_CPUS + 1];
 
 inline void count_event(counter_id id, uint64_t n = 1) {
   int cpu = sync::smp_processor_id();
-  if (cpu >= 0) {
-    // Single writer per CPU slot: a plain increment, no locked instruction on the hot path.
-    auto& c = g_counters[cpu].v[id];
-    c.store(c.load(sync::relaxed) + n, sync::relaxed);
-  } else {
-    g_counters[sync::NR_CPUS].v[id].fetch_add(n, sync::relaxed);
-  }
+  // Single writer per CPU slot: a plain increment, no locked instruction on the hot path.
+  // Threads that are not CPUs share the last slot.
+  if (cpu >= 0)
+    g_counters[cpu].v[id].add(n);
+  else
+    g_counters[sync::NR_CPUS].v[id].add_shared(n);
 }
 uint64_t counter_read(counter_id id);
 void counters_reset();

@@ -2,9 +2,11 @@
 
 #include <cerrno>
 
+#include "mm/mm.h"
 #include "mm/pt_reclaim.h"
 #include "mm/swap.h"
 #include "tlb/mmu_gather.h"
+#include "tlb/tlbflush.h"
 
 GUPFAST_NS_BEGIN
 
@@ -21,6 +23,8 @@ int machine_create(const machine_config& cfg) {
   lru_init();  // the LRU and the swap device are the machine's, as the memmap
   swap_init();
   counters_reset();
+  tlb_reset();
+  mm_ids_reset();
   return 0;
 }
 

@@ -34,6 +34,7 @@ struct memmap_hooks {
 };
 
 inline constexpr int MAX_NUMNODES = 2;
+inline constexpr unsigned long PHYSMEM_MIN_FRAMES = 256;  // 1 MiB (the explorer's small machines)
 inline constexpr unsigned long NODE1_MIN_START_PFN = 1ul << 20;  // 4 GiB
 
 struct physmem_stats {
@@ -53,6 +54,11 @@ void physmem_exit();
 bool physmem_active();
 physmem_stats physmem_get_stats();
 void physmem_set_hooks(const memmap_hooks& hooks);
+// For the explorer's snapshots (explore/world.h), not machine state: told of every block the
+// allocator hands out; and where each node's carved part begins (the memmap below it is
+// untouched).
+extern void (*physmem_alloc_observer)(unsigned long pfn, int order);
+unsigned long physmem_carved_start(int nid);
 
 // ---- pfn <-> page <-> address ----------------------------------------------------------
 extern page* mem_map;

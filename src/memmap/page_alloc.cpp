@@ -10,12 +10,12 @@
 
 GUPFAST_NS_BEGIN
 
-page* mem_map = nullptr;
-uint8_t* frames_base = nullptr;
-unsigned long max_pfn = 0;
-unsigned long zero_pfn = 0;
-pglist_data node_data[MAX_NUMNODES];
-int nr_online_nodes = 0;
+GUPFAST_WORLD page* mem_map = nullptr;
+GUPFAST_WORLD uint8_t* frames_base = nullptr;
+GUPFAST_WORLD unsigned long max_pfn = 0;
+GUPFAST_WORLD unsigned long zero_pfn = 0;
+GUPFAST_WORLD pglist_data node_data[MAX_NUMNODES];
+GUPFAST_WORLD int nr_online_nodes = 0;
 
 namespace {
 
@@ -31,11 +31,11 @@ struct zone {
   unsigned long allocs, frees;
 };
 
-zone g_zones[MAX_NUMNODES];
-bool g_poison = false;
-memmap_hooks g_hooks;
-bool g_active = false;
-size_t g_map_bytes = 0, g_frame_bytes = 0;
+GUPFAST_WORLD zone g_zones[MAX_NUMNODES];
+GUPFAST_WORLD bool g_poison = false;
+GUPFAST_WORLD memmap_hooks g_hooks;
+GUPFAST_WORLD bool g_active = false;
+GUPFAST_WORLD size_t g_map_bytes = 0, g_frame_bytes = 0;
 
 zone* page_zone(unsigned long pfn) { return &g_zones[pfn_to_nid(pfn)]; }
 
@@ -122,7 +122,7 @@ int physmem_init(unsigned long nr_frames, bool poison, int nr_nodes) {
   if (nr_nodes < 1 || nr_nodes > MAX_NUMNODES) return -EINVAL;
   // pfns must fit the PAE entry format (36-bit physical addresses: 2^24 frames = 64 GiB)
   // and our 32-bit list links.
-  if (nr_frames < 2 * (1ul << MAX_PAGE_ORDER) || nr_frames > (1ul << 24)) return -EINVAL;
+  if (nr_frames < PHYSMEM_MIN_FRAMES || nr_frames > (1ul << 24)) return -EINVAL;
   unsigned long present[MAX_NUMNODES] = {nr_frames, 0}, start[MAX_NUMNODES] = {0, 0};
   if (nr_nodes == 2) {
     present[1] = nr_frames / 4;
@@ -198,6 +198,9 @@ physmem_stats physmem_get_stats() {
 
 void physmem_set_hooks(const memmap_hooks& hooks) { g_hooks = hooks; }
 
+void (*physmem_alloc_observer)(unsigned long pfn, int order) = nullptr;
+unsigned long physmem_carved_start(int nid) { return g_zones[nid].fresh_top; }
+
 page* alloc_pages_node(int nid, gfp_t gfp, int order) {
   if (order < 0 || order > MAX_PAGE_ORDER || nid < 0 || nid >= nr_online_nodes) return nullptr;
   long pfn = -1;
@@ -213,6 +216,7 @@ page* alloc_pages_node(int nid, gfp_t gfp, int order) {
     sync::spin_unlock(&z->lock);
   }
   if (pfn < 0) return nullptr;
+  if (physmem_alloc_observer) physmem_alloc_observer(static_cast<unsigned long>(pfn), order);
   for (unsigned long i = 0; i < (1ul << order); i++) reset_page(pfn_to_page(pfn + i));
   if (gfp & __GFP_ZERO) std::memset(pfn_to_virt(pfn), 0, PAGE_SIZE << order);
   page* p = pfn_to_page(pfn);
@@ -326,7 +330,7 @@ void copy_user_highpage(unsigned long dst_pfn, unsigned long src_pfn) {
   auto* s = reinterpret_cast<const uint64_t*>(pfn_to_virt(src_pfn));
   // Races with device writes and user stores to the source (through pins or a stale TLB):
   // each word is whatever the source held when it was read, as with the kernel's copy.
-  for (unsigned i = 0; i < PAGE_SIZE / 8; i++) d[i] = sync::load(s + i, sync::relaxed);
+  sync::load_words(d, s, PAGE_SIZE / 8);
 }
 
 void clear_user_highpage(unsigned long dst_pfn) { std::memset(pfn_to_virt(dst_pfn), 0, PAGE_SIZE); }

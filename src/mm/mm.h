@@ -13,6 +13,9 @@ mm_struct* mm_alloc();              // nullptr if out of memory
 void mmget(mm_struct* mm);
 void mmput(mm_struct* mm);          // last put: exit_mmap() and free
 mm_struct* dup_mm(mm_struct* oldmm, int* err);  // fork: a copy-on-write child
+// A new machine's address spaces are numbered from 1 again (their TLB context ids: the
+// machine's TLBs start empty, tlb_reset). Context: no mm exists.
+void mm_ids_reset();
 
 // ---- syscalls ------------------------------------------------------------------------
 // mmap: addr == 0 picks a free range; otherwise the range must be free (MAP_FIXED_NOREPLACE:

@@ -14,7 +14,7 @@ GUPFAST_NS_BEGIN
 
 namespace {
 
-sync::atomic<uint64_t> g_next_ctx_id{1};
+GUPFAST_WORLD sync::atomic<uint64_t> g_next_ctx_id{1};
 constexpr unsigned long MMAP_BASE = 0x7f0000000000ul;  // addr == 0 picks below this
 constexpr unsigned long MMAP_MIN_ADDR = 0x10000ul;
 
@@ -127,6 +127,8 @@ vm_area_struct* vma_lookup(mm_struct* mm, unsigned long addr) {
   vm_area_struct* v = find_vma(mm, addr);
   return (v && v->vm_start <= addr) ? v : nullptr;
 }
+
+void mm_ids_reset() { g_next_ctx_id.store(1, sync::relaxed); }
 
 mm_struct* mm_alloc() {
   page* pgd = pagetable_alloc(nullptr);

@@ -47,7 +47,7 @@
 GUPFAST_NS_BEGIN
 
 namespace {
-sync::atomic<bool> g_pt_reclaim{false};
+GUPFAST_WORLD sync::atomic<bool> g_pt_reclaim{false};
 }  // namespace
 
 void pt_reclaim_set_enabled(bool on) { g_pt_reclaim.store(on, sync::relaxed); }

@@ -21,7 +21,7 @@ struct lru_list {
   uint32_t head = NO_PFN, tail = NO_PFN;
   unsigned long nr = 0;
 };
-lru_list g_lru;
+GUPFAST_WORLD lru_list g_lru;
 
 bool folio_test_clear_lru(folio* f) {
   return f->page.flags.fetch_and(~(1ul << PG_lru), sync::acq_rel) >> PG_lru & 1;

@@ -20,7 +20,7 @@ struct swap_cache {
   std::unordered_map<unsigned long, folio*> by_entry;       // swp_entry_t.val -> folio
   std::unordered_map<unsigned long, unsigned long> by_pfn;  // folio pfn -> swp_entry_t.val
 };
-swap_cache g_cache;
+GUPFAST_WORLD swap_cache g_cache;
 
 }  // namespace
 

@@ -31,7 +31,7 @@ struct swap_info_struct {
   std::vector<unsigned long> free;    // free offsets, reused LIFO
   unsigned long inuse = 0;
 };
-swap_info_struct g_si;
+GUPFAST_WORLD swap_info_struct g_si;
 
 constexpr unsigned SWAP_TYPE = 0;
 constexpr unsigned long SWAP_MAX_SLOTS = 1ul << 22;  // 16 GiB of swap
@@ -178,7 +178,7 @@ int swap_writepage(folio* f, swp_entry_t e) {
     if (!s->data) s->data = std::make_unique<uint64_t[]>(PAGE_SIZE / 8);
     // The page is unmapped and flushed, but a DMA through a pin taken before the unmap
     // could still write it: word by word, as the device would read it.
-    for (unsigned i = 0; i < PAGE_SIZE / 8; i++) s->data[i] = sync::load(src + i, sync::relaxed);
+    sync::load_words(s->data.get(), src, PAGE_SIZE / 8);
   }
   sync::spin_unlock(&g_si.lock);
   if (!err) count_event(CNT_pswpout);
@@ -191,7 +191,7 @@ int swap_read_folio(folio* f, swp_entry_t e) {
   swap_slot* s = slot_of(e);
   int err = (s && s->in_use && s->data) ? 0 : -EIO;
   if (!err)
-    for (unsigned i = 0; i < PAGE_SIZE / 8; i++) sync::store(dst + i, s->data[i], sync::relaxed);
+    sync::store_words(dst, s->data.get(), PAGE_SIZE / 8);
   sync::spin_unlock(&g_si.lock);
   if (!err) count_event(CNT_pswpin);
   return err;

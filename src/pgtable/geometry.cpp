@@ -28,7 +28,7 @@ constexpr int bits_of(pgtable_geometry g) { return g == pgtable_geometry::small 
 }  // namespace
 
 // Constant-initialized: code that runs before any machine exists sees x86-64.
-geometry_values g_geometry = derive(pgtable_geometry::x86_64, 9);
+GUPFAST_WORLD geometry_values g_geometry = derive(pgtable_geometry::x86_64, 9);
 static_assert(derive(pgtable_geometry::x86_64, 9).pmd_shift == 21 &&
               derive(pgtable_geometry::x86_64, 9).task_size == (1ul << 47) - PAGE_SIZE);
 static_assert(derive(pgtable_geometry::x86_64, 9).hpage_pmd_order == HPAGE_PMD_ORDER_MAX);

@@ -3,8 +3,8 @@
 
 GUPFAST_NS_BEGIN
 
-bool g_page_table_check = false;
-page_table_check_ops g_page_table_check_ops;
+GUPFAST_WORLD bool g_page_table_check = false;
+GUPFAST_WORLD page_table_check_ops g_page_table_check_ops;
 
 void page_table_check_install(const page_table_check_ops& ops) {
   g_page_table_check_ops = ops;

@@ -19,3 +19,12 @@
 #else
 #define GUPFAST_DEBUG 0
 #endif
+
+// A global that holds machine state: under the model backend the linker gathers these into
+// one section, which the explorer's snapshots copy (explore/world.h). Mark every mutable
+// global of the algorithm code with it (ctest explore.world_globals checks).
+#if defined(GUPFAST_SYNC_MODEL)
+#define GUPFAST_WORLD __attribute__((section("gupfast_world")))
+#else
+#define GUPFAST_WORLD
+#endif

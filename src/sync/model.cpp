@@ -25,11 +25,11 @@ static_assert(sizeof(rw_semaphore) == 2 * sizeof(int64_t));
 
 namespace rt {
 
-cpu_state g_cpus[NR_CPUS];
+GUPFAST_WORLD cpu_state g_cpus[NR_CPUS];
 
 const char* op_name(op k) {
   static const char* const names[] = {
-      "load", "store", "rmw", "fence", "yield", "relax",
+      "load", "store", "rmw", "load_range", "store_range", "fence", "yield", "relax",
       "lock", "trylock", "unlock",
       "down_read", "up_read", "down_write", "up_write", "down_read_trylock", "down_write_trylock",
       "irq_off", "irq_on",
@@ -57,7 +57,7 @@ struct held {
   const void* lock;
   hold how;
 };
-std::vector<held> g_held[NR_TASKS + 1];
+GUPFAST_WORLD std::vector<held> g_held[NR_TASKS + 1];
 
 int slot() {
   int t = current_task();
@@ -92,16 +92,16 @@ struct grace_period {
   uint64_t cpus = 0;
   uint64_t qs[NR_CPUS];
 };
-std::vector<grace_period> g_gps;
+GUPFAST_WORLD std::vector<grace_period> g_gps;
 struct callback {
   rcu_head* head;
   uint64_t gp;
   uint64_t seq;
 };
-std::vector<callback> g_cbs;  // queued, oldest first
-uint64_t g_cb_seq = 0;        // callbacks queued so far
-int g_cbq_word;               // names the callback queue in footprints
-int g_nocpu_rcu_nesting = 0;  // direct mode, a thread that is not a CPU
+GUPFAST_WORLD std::vector<callback> g_cbs;  // queued, oldest first
+GUPFAST_WORLD uint64_t g_cb_seq = 0;        // callbacks queued so far
+GUPFAST_WORLD int g_cbq_word;  // names the callback queue in footprints
+GUPFAST_WORLD int g_nocpu_rcu_nesting = 0;  // direct mode, a thread that is not a CPU
 
 uint64_t online_mask() {
   uint64_t m = 0;
@@ -159,10 +159,10 @@ struct rwsem_fields {
 };
 const rwsem_fields* fields(const void* sem) { return static_cast<const rwsem_fields*>(sem); }
 
-uint64_t g_rng = 0x9e3779b97f4a7c15ull;
+GUPFAST_WORLD uint64_t g_rng = 0x9e3779b97f4a7c15ull;
 yield_hook_t g_hook = nullptr;
 void* g_hook_ctx = nullptr;
-unsigned long g_direct_relax = 0;
+GUPFAST_WORLD unsigned long g_direct_relax = 0;
 
 }  // namespace
 
@@ -201,6 +201,12 @@ void op_footprint(const pending_op& p, int cpu, footprint& fp) {
   switch (p.kind) {
     case op::load:
       fp.add(p.addr, p.size, ACC_READ);
+      break;
+    case op::load_range:
+      fp.add_range(p.addr, static_cast<unsigned>(p.arg), ACC_READ);
+      break;
+    case op::store_range:
+      fp.add_range(p.addr, static_cast<unsigned>(p.arg), ACC_WRITE);
       break;
     case op::store:
     case op::rmw:
@@ -434,6 +440,10 @@ void sched_point(op k, const void* addr, unsigned size, const site& loc, uint64_
 
 // ---- yield points, randomness ---------------------------------------------------------------
 bool g_yield_hooked = false;
+
+void point_range(op k, const void* addr, size_t bytes, const site& loc) {
+  sched_point(k, addr, 0, loc, bytes);
+}
 
 void yield_point_slow(const char* name) {
   if (rt::g_hook) rt::g_hook(name, rt::g_hook_ctx);

@@ -61,7 +61,7 @@ namespace rt {
 
 // What a scheduling point is about to do (the trace's "op").
 enum class op : uint8_t {
-  load, store, rmw, fence, yield, relax,
+  load, store, rmw, load_range, store_range, fence, yield, relax,
   lock, trylock, unlock,
   down_read, up_read, down_write, up_write, down_read_trylock, down_write_trylock,
   irq_off, irq_on,
@@ -83,6 +83,9 @@ void point(op k, const void* addr, unsigned size, const site& loc);
 // nothing, which counts as a read).
 void after_read(const void* addr, unsigned size, uint64_t v);
 void after_write(const void* addr, unsigned size, uint64_t old, uint64_t v);
+// After a bulk store (store_words): too many words to watch, so the spinning task's current
+// loop iteration counts as progress.
+void after_range_write();
 // A spinlock taken / released (the scheduler's wait for a spinning fiber watches the locks
 // its iteration took: memory read under a lock is plain, not seen as reads).
 void lock_taken(const void* addr);
@@ -189,6 +192,19 @@ class atomic {
   T v_;
 };
 
+// A statistics counter written by its own CPU only and read by nobody the algorithm depends
+// on (this_cpu_inc of a vm event): plain memory, never a scheduling point.
+class stat_counter {
+ public:
+  uint64_t read() const { return v_; }
+  void add(uint64_t n) { v_ += n; }
+  void add_shared(uint64_t n) { v_ += n; }
+  void reset() { v_ = 0; }
+
+ private:
+  uint64_t v_ = 0;
+};
+
 // Atomic access to raw memory (page-table entries, frame bytes). A PAE entry's two 32-bit
 // halves are two separate accesses, so a reader between them is a reachable interleaving.
 template <class T>
@@ -210,6 +226,21 @@ inline T xchg(T* p, T v, mo, const site& loc = site::current()) {
 template <class T>
 inline T fetch_and(T* p, T v, mo, const site& loc = site::current()) {
   return rt::rmw(p, [v](T o) { return static_cast<T>(o & v); }, loc);
+}
+
+// Bulk plain copies of 8-byte words (a page copied while a device may write it, a swap
+// device reading a page): one scheduling point for the whole range, whose footprint is every
+// word of it (docs/explore.md, "Copies": why one transition reaches every outcome of the
+// word-by-word copy against the model's single-word writers).
+void point_range(rt::op k, const void* addr, size_t bytes, const site& loc);
+inline void load_words(uint64_t* dst, const uint64_t* src, size_t n, const site& loc = site::current()) {
+  if (rt::g_sched) point_range(rt::op::load_range, src, n * 8, loc);
+  for (size_t i = 0; i < n; i++) dst[i] = src[i];
+}
+inline void store_words(uint64_t* dst, const uint64_t* src, size_t n, const site& loc = site::current()) {
+  if (rt::g_sched) point_range(rt::op::store_range, dst, n * 8, loc);
+  for (size_t i = 0; i < n; i++) dst[i] = src[i];
+  if (rt::g_sched) rt::after_range_write();
 }
 
 // Fences: scheduling points. Under sequential consistency every order they would enforce
@@ -244,7 +275,9 @@ void set_yield_hook(yield_hook_t hook, void* ctx) noexcept;
 void cpu_relax(const site& loc = site::current());
 
 // ---- CPUs -----------------------------------------------------------------------------
-inline constexpr int NR_CPUS = 64;
+// The explorer runs at most explore::MAX_THREADS CPUs; per-CPU arrays (TLBs, counters, the
+// oracle's) are part of every snapshot, so they are sized for a few, not for 64.
+inline constexpr int NR_CPUS = 8;
 
 class cpumask {
  public:

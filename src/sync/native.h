@@ -58,6 +58,19 @@ class atomic {
   std::atomic<T> v_;
 };
 
+// A statistics counter written by its own CPU only (this_cpu_inc of a vm event): a relaxed
+// load and store, no locked instruction; read (summed) by anyone.
+class stat_counter {
+ public:
+  uint64_t read() const noexcept { return v_.load(relaxed); }
+  void add(uint64_t n) noexcept { v_.store(v_.load(relaxed) + n, relaxed); }
+  void add_shared(uint64_t n) noexcept { v_.fetch_add(n, relaxed); }  // several writers
+  void reset() noexcept { v_.store(0, relaxed); }
+
+ private:
+  std::atomic<uint64_t> v_{0};
+};
+
 // Atomic access to raw memory: page-table entries and frame bytes live in frames, not in
 // sync::atomic fields. A PAE entry is two 32-bit halves of one 64-bit word; both widths
 // are used on the same memory, as the kernel does.
@@ -80,6 +93,15 @@ inline T xchg(T* p, T v, mo o) noexcept {
 template <class T>
 inline T fetch_and(T* p, T v, mo o) noexcept {
   return std::atomic_ref<T>(*p).fetch_and(v, o);
+}
+
+// Bulk copies of 8-byte words that another CPU or a device may access meanwhile: each word
+// one relaxed access (the model backend makes the copy one scheduling point).
+inline void load_words(uint64_t* dst, const uint64_t* src, size_t n) noexcept {
+  for (size_t i = 0; i < n; i++) dst[i] = load(src + i, relaxed);
+}
+inline void store_words(uint64_t* dst, const uint64_t* src, size_t n) noexcept {
+  for (size_t i = 0; i < n; i++) store(dst + i, src[i], relaxed);
 }
 
 // Fences, named as the kernel names them.

@@ -18,11 +18,18 @@ struct table_cache {
   uint32_t head = NO_PFN;
   unsigned long nr = 0;
 };
-table_cache g_table_cache;
+GUPFAST_WORLD table_cache g_table_cache;
+
+// A cached table's entries (a table uses the first PTRS_PER_PTE words of its frame), set one
+// relaxed store each: a stale walker may be reading them.
+void table_fill(unsigned long pfn, uint64_t v) {
+  auto* e = reinterpret_cast<uint64_t*>(pfn_to_virt(pfn));
+  for (int i = 0; i < PTRS_PER_PTE; i++) sync::store(e + i, v, sync::relaxed);
+}
 
 void table_cache_put(page* table) {
   unsigned long pfn = page_to_pfn(table);
-  if (GUPFAST_DEBUG) frame_fill(pfn, PAGE_POISON);
+  if (GUPFAST_DEBUG) table_fill(pfn, 0x0101010101010101ull * PAGE_POISON);
   sync::spin_lock(&g_table_cache.lock);
   table->lru_next = g_table_cache.head;
   g_table_cache.head = static_cast<uint32_t>(pfn);
@@ -41,7 +48,7 @@ page* table_cache_get() {
   sync::spin_unlock(&g_table_cache.lock);
   if (pfn == NO_PFN) return nullptr;
   // Relaxed atomic stores: a stale walker may be reading this table right now.
-  frame_zero(pfn);
+  table_fill(pfn, 0);
   return pfn_to_page(pfn);
 }
 

@@ -5,7 +5,7 @@
 
 GUPFAST_NS_BEGIN
 
-cpu_tlb cpu_tlbs[sync::NR_CPUS];
+GUPFAST_WORLD cpu_tlb cpu_tlbs[sync::NR_CPUS];
 
 namespace {
 
@@ -24,6 +24,13 @@ void flush_tlb_func(void* arg) {
 }
 
 }  // namespace
+
+void tlb_reset() {
+  for (cpu_tlb& t : cpu_tlbs) {
+    for (tlb_entry& e : t.e) e = tlb_entry{};
+    t.access_seq.store(0, sync::relaxed);
+  }
+}
 
 void local_flush_tlb_mm(mm_struct* mm) {
   int cpu = sync::smp_processor_id();

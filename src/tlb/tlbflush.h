@@ -44,6 +44,8 @@ inline void switch_mm(mm_struct* mm) {
   }
 }
 
+// Empty every CPU's TLB (a new machine). Context: no CPU is accessing memory.
+void tlb_reset();
 void flush_tlb_mm_range(mm_struct* mm, unsigned long start, unsigned long end);
 inline void flush_tlb_mm(mm_struct* mm) { flush_tlb_mm_range(mm, 0, TASK_SIZE); }
 inline void flush_tlb_page(mm_struct* mm, unsigned long addr) {

@@ -15,7 +15,7 @@ TEST(Machine, BadConfigsAreRefusedWithEinval) {
   machine_config c;
   c.frames = 0;
   EXPECT_EQ(machine_create(c), -EINVAL);
-  c.frames = (1ul << 10) * 2 - 1;  // below two max-order blocks
+  c.frames = PHYSMEM_MIN_FRAMES - 1;
   EXPECT_EQ(machine_create(c), -EINVAL);
   c.frames = (1ul << 24) + 1;  // beyond 36-bit physical addresses (PAE)
   EXPECT_EQ(machine_create(c), -EINVAL);

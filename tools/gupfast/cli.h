@@ -21,6 +21,8 @@ namespace gupfast::cli {
 
 inline constexpr int EXIT_RUN_FAILED = 1;
 inline constexpr int EXIT_USAGE = 2;
+// No violation, but some executions were cut at the step budget (--max-steps): no verdict.
+inline constexpr int EXIT_INCONCLUSIVE = 3;
 
 // A registered subcommand: its parser, and what to run once parsing succeeded.
 struct command {

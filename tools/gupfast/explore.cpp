@@ -33,6 +33,7 @@ litmus::search_config search_of(const explore_options& o, const litmus::file& f)
   s.time_limit_s = o.given("--time-limit") ? o.time_limit : f.search.time_limit.value_or(0);
   s.max_executions = o.given("--max-executions") ? o.max_executions : f.search.max_executions.value_or(0);
   if (!o.replay.empty()) s.replay = o.replay;
+  s.snapshot = !o.from_scratch;
   return s;
 }
 
@@ -123,7 +124,7 @@ int run_once(const litmus::file& f, const explore_options& o) {
   if (!o.trace_path.empty()) ok &= write_file(o.trace_path, render_trace(r).dump() + "\n");
   if (!o.html_path.empty()) ok &= write_file(o.html_path, render_html(r));
   if (r.result.found || !ok) return EXIT_RUN_FAILED;
-  return 0;
+  return r.result.cut ? EXIT_INCONCLUSIVE : 0;
 }
 
 int run_explore(const explore_options& o) {
@@ -206,11 +207,16 @@ command add_explore_command(CLI::App& root) {
                   "dfs: stop after this many executions (the result says not exhaustive); deterministic, "
                   "unlike --time-limit")
       ->check(positive("a positive number of executions"));
-  sub->add_option("--max-steps", o->max_steps, "Scheduling points per execution before it counts as a livelock");
+  sub->add_option("--max-steps", o->max_steps,
+                  "Scheduling points per execution (default 1000000): an execution that reaches it is cut "
+                  "there and counted as inconclusive (exit 3 if nothing else is found), never as a violation");
   sub->add_option("--shard", o->shard,
                   "I/N: explore the I-th of N deterministic parts of the search (0 <= I < N); N processes "
                   "together cover it (docs/explore.md)");
   sub->add_option("--replay", o->replay, "Run exactly the execution of a replay token (printed with a violation)");
+  sub->add_flag("--from-scratch", o->from_scratch,
+                "Run setup again for every execution instead of starting each from a snapshot of the "
+                "state setup left (the same executions, slower: a check of the snapshot)");
   sub->add_flag("--check-expectations", o->check,
                 "Run every `expect` line of the file (in each configuration it names); exit 0 only if all hold");
   sub->add_option("-j,--jobs", o->jobs, "With --check-expectations: configurations explored at once, each in its "

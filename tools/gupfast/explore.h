@@ -27,6 +27,7 @@ struct explore_options {
   unsigned jobs = 1;
   std::string json_path, trace_path, html_path, replay, shard;
   bool check = false;
+  bool from_scratch = false;  // --from-scratch: no setup snapshot
   // Filled by the parse callback.
   uint32_t unsafe_mask = 0;
   int shard_index = 0, shard_count = 1;

@@ -51,7 +51,8 @@ std::vector<litmus::run_config> configs_of(const litmus::expectation& e, const b
 
 // ---- a run_result through a pipe ----------------------------------------------------------
 json to_json(const litmus::run_result& r) {
-  json j = {{"executions", r.executions}, {"exhaustive", r.exhaustive}, {"bound_reached", r.bound_reached},
+  json j = {{"executions", r.executions}, {"cut", r.cut}, {"max_steps", r.max_steps},
+            {"exhaustive", r.exhaustive}, {"bound_reached", r.bound_reached},
             {"seconds", r.seconds}, {"found", nullptr}};
   if (r.found) {
     const auto& v = *r.found;
@@ -67,6 +68,8 @@ json to_json(const litmus::run_result& r) {
 litmus::run_result from_json(const json& j) {
   litmus::run_result r;
   r.executions = j.at("executions");
+  r.cut = j.at("cut");
+  r.max_steps = j.at("max_steps");
   r.exhaustive = j.at("exhaustive");
   r.bound_reached = j.at("bound_reached");
   r.seconds = j.at("seconds");
@@ -217,7 +220,7 @@ int run_checks(const litmus::file& f, const explore_options& o) {
 
   fmt::print("litmus {} ({})\n", f.name, f.path);
   json jexp = json::array();
-  int broken = 0;
+  int broken = 0, inconclusive = 0;
   uint64_t executions = 0;
   double seconds = 0;
   bool exhaustive = true, bad_file = false;
@@ -240,7 +243,11 @@ int run_checks(const litmus::file& f, const explore_options& o) {
     if (res.found) r.replay_command = replay_command(o, t.cfg, res.found->replay);
     bool holds = e.expects_ok() ? !res.found
                                 : res.found && std::find(e.kinds.begin(), e.kinds.end(), res.found->kind) != e.kinds.end();
-    broken += !holds;
+    // Executions cut at the step budget leave an "ok" unproven, and may hide a violation.
+    bool inconc = res.cut && !res.found;
+    if (inconc) holds = false;
+    broken += !holds && !inconc;
+    inconclusive += inconc;
     executions += res.executions;
     seconds += res.seconds;
     exhaustive &= res.exhaustive || bool(res.found);
@@ -249,29 +256,33 @@ int run_checks(const litmus::file& f, const explore_options& o) {
                                               res.executions)
                                 : fmt::format("no violation, {} executions{}", res.executions,
                                               res.exhaustive ? ", exhaustive" : ", NOT exhaustive");
-    fmt::print("  {:<4}  {}: {}  [{}]: {}, {:.2f} s\n", holds ? "ok" : "FAIL", e.line, e.text, t.cfg.describe(), got,
-               res.seconds);
+    if (res.cut) got += fmt::format(", {} cut at {} steps", res.cut, res.max_steps);
+    fmt::print("  {:<4}  {}: {}  [{}]: {}, {:.2f} s\n", holds ? "ok" : inconc ? "INCONCLUSIVE" : "FAIL", e.line, e.text,
+               t.cfg.describe(), got, res.seconds);
     if (!holds && res.found) print_indented(render_text(r));
     std::fflush(stdout);
     json j = render_json(r);
     j["line"] = e.line;
     j["expect"] = e.text;
     j["holds"] = holds;
+    j["inconclusive"] = inconc;
     jexp.push_back(std::move(j));
   });
   skipped_before(tasks.size());
   if (bad_file) return EXIT_USAGE;
 
   size_t checked = tasks.size();
-  fmt::print("{} of {} checks hold ({} executions, {:.2f} s of exploration)\n", checked - broken, checked, executions,
-             seconds);
+  fmt::print("{} of {} checks hold{} ({} executions, {:.2f} s of exploration)\n", checked - broken - inconclusive,
+             checked, inconclusive ? fmt::format(", {} inconclusive (executions cut at the step budget)", inconclusive) : "",
+             executions, seconds);
   if (!o.json_path.empty()) {
     json j = {{"litmus", f.name},         {"file", f.path},   {"mode", o.mode},         {"bound", o.bound},
               {"executions", executions}, {"exhaustive", exhaustive}, {"seconds", seconds},
-              {"all_hold", broken == 0},  {"checks", checked}, {"expectations", jexp}};
+              {"all_hold", broken == 0 && inconclusive == 0},  {"checks", checked},
+              {"inconclusive", inconclusive}, {"expectations", jexp}};
     if (!write_file(o.json_path, j.dump(2) + "\n")) return EXIT_RUN_FAILED;
   }
-  return broken ? EXIT_RUN_FAILED : 0;
+  return broken ? EXIT_RUN_FAILED : inconclusive ? EXIT_INCONCLUSIVE : 0;
 }
 
 }  // namespace gupfast::cli

@@ -104,6 +104,9 @@ std::string render_summary(const explore_report& r) {
     std::string scope = r.search.replay ? "" : res.exhaustive ? ", exhaustive" : ", not exhaustive";
     out += fmt::format("{}: no violation in {}{} ({:.2f} s)\n", how, execs, scope, res.seconds);
   }
+  if (res.cut)
+    out += fmt::format("{} execution{} cut at {} steps: inconclusive (a larger --max-steps runs them out)\n", res.cut,
+                       res.cut == 1 ? "" : "s", res.max_steps);
   return out;
 }
 
