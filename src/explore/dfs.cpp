@@ -338,8 +338,8 @@ void dfs_driver::detect_races() {
   for (task_mask m = program_tasks(); m; m &= m - 1) {
     int q = lowest(m);
     if (!task_alive(q)) continue;
-    const footprint& fp = pending_footprint(q);
-    uint64_t version = pending_footprint_version(q);
+    uint64_t version = 0;
+    const footprint& fp = pending_footprint(q, &version);
     bool full = q == last_task || !prev_fp_valid_ || checked_[q] != version;
     checked_[q] = version;
     if (full) {
@@ -369,10 +369,35 @@ void dfs_driver::record(const transition& t) {
       if (c[r] > e.clock[r]) e.clock[r] = c[r];
   };
   task_mask others = program_tasks() & ~bit(p);
+  uint32_t word_of[footprint::MAX];  // each single-word access's history, looked up once
   if (fp.everything) {
     for (task_mask m = others; m; m &= m - 1) join(task_last_[lowest(m)]);
   } else {
-    for (int a = 0; a < fp.n; a++) for_conflicts(fp.a[a], others, join);
+    for (int a = 0; a < fp.n; a++) {
+      const access& acc = fp.a[a];
+      if (acc.nwords > 1) {
+        for_conflicts(acc, others, join);
+        continue;
+      }
+      uint32_t w = word_of[a] = word_index(acc.word);
+      const word_hist& h = words_[w];
+      for (int half = 0; half < 2; half++) {
+        if (!(acc.halves >> half & 1)) continue;
+        for (task_mask m = others; m; m &= m - 1) {
+          const int32_t* l = h.last[half][lowest(m)];
+          if (acc.mode != ACC_READ) join(l[0]);
+          join(l[1]);
+          if (acc.mode != ACC_ADD) join(l[2]);
+        }
+      }
+      if (!ranges_.empty()) {
+        access one = acc;
+        for (const range_event& r : ranges_)
+          if ((others >> r.task & 1) && r.lo <= one.word && one.word < r.hi &&
+              !(one.mode == ACC_READ && r.mode == ACC_READ) && !(one.mode == ACC_ADD && r.mode == ACC_ADD))
+            join(static_cast<int32_t>(r.event));
+      }
+    }
     for (task_mask m = others; m; m &= m - 1) {
       join(last_all_[lowest(m)]);
       if (fp.any_write) join(last_write_[lowest(m)]);
@@ -390,11 +415,12 @@ void dfs_driver::record(const transition& t) {
       ranges_.push_back({i, p, fp.a[a].word, fp.a[a].word + 8ul * fp.a[a].nwords, mode});
       continue;
     }
-    uint32_t w = word_index(fp.a[a].word);
+    uint32_t w = fp.everything ? word_index(fp.a[a].word) : word_of[a];
     int slot_mode = mode == ACC_READ ? 0 : mode == ACC_WRITE ? 1 : 2;
     for (int half = 0; half < 2; half++) {
       if (!(fp.a[a].halves >> half & 1)) continue;
       int32_t* s = hist_slot(w, half, p, slot_mode);
+      if (*s == static_cast<int32_t>(i)) continue;
       auto flat = static_cast<uint16_t>(s - &words_[w].last[0][0][0]);
       undo_.push_back({i, w, flat, *s});
       *s = static_cast<int32_t>(i);
@@ -402,7 +428,7 @@ void dfs_driver::record(const transition& t) {
   }
   if (writes) last_write_[p] = static_cast<int32_t>(i);
   if (fp.everything) last_all_[p] = static_cast<int32_t>(i);
-  prev_fp_ = fp;
+  prev_fp_.copy_from(fp);
   prev_fp_valid_ = true;
 }
 

@@ -65,7 +65,7 @@ bool all_threads_done() {
 }
 
 void compute_footprint(int task, footprint& fp) {
-  fp = footprint{};
+  fp.clear();
   const fiber_rec& f = g_x.f[fiber_of(task)];
   if (!f.alive) return;
   if (is_irq_task(task) && !f.in_irq) {
@@ -154,7 +154,7 @@ bool have_snapshot(const program& prog, uint64_t seed) {
 
 }  // namespace
 
-const footprint& pending_footprint(int task) {
+const footprint& pending_footprint(int task, uint64_t* version_out) {
   const fiber_rec& f = g_x.f[fiber_of(task)];
   fp_cache& c = g_x.fpc[task];
   const void* csdq = f.cpu ? f.cpu->csd_queue : nullptr;
@@ -170,12 +170,8 @@ const footprint& pending_footprint(int task) {
     c.irq = irq;
     c.in_irq = f.in_irq;
   }
+  if (version_out) *version_out = c.gen;
   return c.fp;
-}
-
-uint64_t pending_footprint_version(int task) {
-  pending_footprint(task);
-  return g_x.fpc[task].gen;
 }
 
 bool task_enabled(int task) { return enabled(task); }

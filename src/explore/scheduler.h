@@ -59,6 +59,17 @@ struct footprint {
   int n = 0;
   bool any_write = false;   // reads every word: depends on every write ("anything changed")
   bool everything = false;  // touches every word (more accesses than fit): depends on all
+  void clear() {
+    n = 0;
+    any_write = everything = false;
+  }
+  // A copy of the accesses in use only (a footprint is mostly empty slots).
+  void copy_from(const footprint& o) {
+    n = o.n;
+    any_write = o.any_write;
+    everything = o.everything;
+    for (int i = 0; i < n; i++) a[i] = o.a[i];
+  }
   void add(const void* addr, unsigned size, uint8_t mode);
   // Every word of [addr, addr + bytes): addr and bytes 8-aligned, at most 4 KiB.
   void add_range(const void* addr, unsigned bytes, uint8_t mode);
@@ -103,9 +114,9 @@ class driver {
 };
 
 // Live queries while a driver is being called.
-const footprint& pending_footprint(int task);  // the task's next transition (valid until the next step)
-// Changes whenever that footprint may have (never the same for two footprints computed).
-uint64_t pending_footprint_version(int task);
+// The task's next transition (valid until the next step); *version, if given, changes whenever
+// that footprint may have (never the same for two footprints computed).
+const footprint& pending_footprint(int task, uint64_t* version = nullptr);
 bool task_enabled(int task);
 bool task_alive(int task);
 task_mask program_tasks();  // the tasks the running program has

@@ -219,7 +219,7 @@ void restore(const snapshot& s) {
     const snapshot::memmap_part& m = s.memmap[static_cast<size_t>(nid)];
     unsigned long now = physmem_carved_start(nid);
     if (now < m.start_pfn) std::memset(pfn_to_page(now), 0, (m.start_pfn - now) * sizeof(page));
-    std::memcpy(pfn_to_page(m.start_pfn), m.bytes.data(), m.bytes.size());
+    if (!m.bytes.empty()) std::memcpy(pfn_to_page(m.start_pfn), m.bytes.data(), m.bytes.size());
   }
   std::memcpy(g_base, s.arena.data(), s.arena.size());
   std::memcpy(__start_gupfast_world, s.globals.data(), s.globals.size());

@@ -50,29 +50,36 @@ target_include_directories(gupfast PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
 target_link_libraries(gupfast PRIVATE gupfast_litmus)
 
 # ---- tests -------------------------------------------------------------------------------
-# Every scenario's expectations: each mutant it names is found, its safe version is clean.
-# The THP scenarios (a 2 MiB split, collapse or fork walks 512 entries: minutes per
-# configuration to exhaust bound 2, docs/explore.md) get a budget of 1000 executions here (pmd-recheck 100)
-# (deterministic: the same executions on any machine). It cuts only the safe searches (they
-# say "NOT exhaustive"; docs/explore.md has the exhaustive figures): a mutant's search runs
-# until it finds the violation. Sanitizer builds (10-30x slower) check the small scenarios
-# only.
-set(litmus_slow folio-recheck leaf-recheck pmd-recheck wp-seq)
-set(litmus_small flush-before-free try-get pae-torn pte-recheck)
+# Every scenario's expectations: each mutant it names is found, its safe version is clean,
+# and every safe search is exhausted within its bound (no execution budget: docs/explore.md
+# has the times). Sanitizer builds (10-30x slower) check the small scenarios only.
+set(litmus_small flush-before-free try-get pae-torn pte-recheck table-sync reclaim-vs-pin-fast folio-recheck)
 foreach(f IN LISTS litmus_files)
   get_filename_component(name ${f} NAME_WE)
-  set(extra "")
-  if(name STREQUAL "pmd-recheck")  # a quarter second per execution (a 2 MiB collapse)
-    set(extra --max-executions 100)
-  elseif(name IN_LIST litmus_slow)
-    set(extra --max-executions 1000)
-  endif()
   if(GUPFAST_SANITIZE AND NOT name IN_LIST litmus_small)
     continue()
   endif()
-  add_test(NAME explore.litmus.${name} COMMAND gupfast explore ${f} --check-expectations ${extra})
+  add_test(NAME explore.litmus.${name} COMMAND gupfast explore ${f} --check-expectations)
   set_tests_properties(explore.litmus.${name} PROPERTIES LABELS "explore" TIMEOUT 900)
+  # The same verdicts under x86-64's geometry (2 MiB THPs), its safe searches cut at 100
+  # executions each (explore_geometry_test.sh). Release builds only.
+  if(NOT GUPFAST_SANITIZE)
+    add_test(NAME explore.geometry.${name}
+      COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/explore_geometry_test.sh $<TARGET_FILE:gupfast> ${f}
+              ${CMAKE_CURRENT_BINARY_DIR}/explore_geometry/${name} 100)
+    set_tests_properties(explore.geometry.${name} PROPERTIES LABELS "explore" TIMEOUT 900)
+  endif()
 endforeach()
+
+# Executions from a snapshot of setup's state are the executions from scratch: the same
+# count, verdict and replay token (explore_snapshot_test.sh); and every mutable global of the
+# model backend is part of the world snapshots copy or the explorer's own (world_globals.sh).
+add_test(NAME explore.snapshot_same
+  COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/explore_snapshot_test.sh $<TARGET_FILE:gupfast> ${CMAKE_CURRENT_BINARY_DIR}/explore_snapshot)
+add_test(NAME explore.world_globals
+  COMMAND sh ${PROJECT_SOURCE_DIR}/tests/model/world_globals.sh ${CMAKE_OBJDUMP} $<TARGET_FILE:gupfast_model>
+          $<TARGET_FILE:gupfast_litmus>)
+set_tests_properties(explore.snapshot_same explore.world_globals PROPERTIES LABELS "explore" TIMEOUT 900)
 
 # Every mutant is caught by some scenario; the built-ins all parse and are listed.
 add_test(NAME explore.mutants_covered COMMAND gupfast scenarios --mutants)
@@ -115,6 +122,7 @@ set(explore_misuse_cases
   "replay_with_shard|explore pte-recheck --replay abc --shard 0/2"
   "ipi_broadcast|explore pte-recheck --strategy ipi --tlb broadcast"
   "jobs_without_check|explore pte-recheck --jobs 2"
+  "bad_geometry|explore pte-recheck --geometry tiny"
   "scenarios_extra|scenarios extra"
 )
 gupfast_misuse_tests(explore.misuse. "explore;cli" ${explore_misuse_cases})
