@@ -109,9 +109,9 @@ void dfs_driver::truncate_events(uint64_t n) {
 }
 
 // ---- the search ----------------------------------------------------------------------------------
-void dfs_driver::begin_execution() {
+void dfs_driver::begin_execution(bool keep_prefix) {
   // Decisions 0 .. replay_ - 2 repeat; decision replay_ - 1 changes: the steps before it repeat.
-  if (replay_ == 0) {
+  if (replay_ == 0 || !keep_prefix) {
     replay_steps_ = 0;
     sleep_ = 0;
     preemptions_ = 0;

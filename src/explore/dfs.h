@@ -34,8 +34,11 @@ class dfs_driver final : public driver {
   int choose(const decision& d) override;
   void executed(const transition& t) override;
   uint64_t replayed_steps() const override { return replay_steps_; }
-  // Before each execution: roll the DPOR state back to the replayed prefix.
-  void begin_execution();
+  // Before each execution: roll the DPOR state back to the prefix this execution repeats,
+  // if keep_prefix. That needs every execution to put the same objects at the same
+  // addresses (the words of the kept events' footprints): true when each starts from the
+  // same snapshot of the world (program::snapshot), not when setup allocates anew.
+  void begin_execution(bool keep_prefix);
   // The execution ended: does it count for this shard (and may its violation be reported)?
   bool end_execution(const outcome& out);
   // Move to the next execution; false when every one within the bound was covered.

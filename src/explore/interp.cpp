@@ -174,7 +174,7 @@ void litmus_teardown() {
   if (g_lw.oracle_up) check::oracle_stop();
   g_lw.oracle_up = false;
   if (g_lw.machine_up) machine_destroy();
-  g_lw.machine_up = false;
+  g_lw = litmus_world{};  // and its buffers
 }
 
 // Why x86-64 address x has no counterpart in geometry g: the first table index beyond g's.

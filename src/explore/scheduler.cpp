@@ -265,14 +265,14 @@ outcome run_execution(const program& prog, driver& drv, uint64_t seed, uint64_t 
     f.in_irq = false;
   }
   if (prog.snapshot && g_x.snap.valid && !have_snapshot(prog, seed)) end_search(*g_x.snap_prog);
+  bool from_snapshot = prog.snapshot && have_snapshot(prog, seed);
+  if (prog.snapshot && !from_snapshot) world::reset();  // a new world: before anything is set in it
   g_in_explorer = true;
   sync::rt::model_begin(prog.nthreads, seed);
 
-  bool from_snapshot = prog.snapshot && have_snapshot(prog, seed);
   if (from_snapshot) {
     world::restore(x.snap);
   } else {
-    if (prog.snapshot) world::reset();
     direct_phase([&] {
       if (prog.setup) prog.setup();
       sync::rt::rcu_run_callbacks_direct(false);

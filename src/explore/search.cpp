@@ -135,7 +135,7 @@ result run_dfs(const program& prog, const options& o, clock_type::time_point t0)
     r.bound_reached = b;
     bool done = false;
     for (;;) {
-      drv.begin_execution();
+      drv.begin_execution(prog.snapshot);
       outcome out = run_execution(prog, drv, o.seed, o.max_steps);
       bool mine = drv.end_execution(out);
       if (mine) r.executions++;

@@ -72,6 +72,7 @@ unsigned long swap_slots_in_use();
 // ---- the swap cache (mm/swap_state.c) -------------------------------------------------
 // Empty it (swap_init does, with the machine).
 void swap_cache_reset();
+void swap_cache_release();  // swap_exit: the cache's memory too
 // add_to_swap_cache(): the cache now finds f by e, holding nr_pages references.
 // Context: f locked, SWAP_HAS_CACHE held for e.
 void add_to_swap_cache(folio* f, swp_entry_t e);

@@ -31,6 +31,11 @@ void swap_cache_reset() {
   sync::spin_unlock(&g_cache.lock);
 }
 
+void swap_cache_release() {
+  std::unordered_map<unsigned long, folio*>().swap(g_cache.by_entry);
+  std::unordered_map<unsigned long, unsigned long>().swap(g_cache.by_pfn);
+}
+
 void add_to_swap_cache(folio* f, swp_entry_t e) {
   folio_ref_add(f, static_cast<int>(folio_nr_pages(f)));
   sync::spin_lock(&g_cache.lock);

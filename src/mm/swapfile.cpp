@@ -66,7 +66,14 @@ void swap_init() {
   swap_cache_reset();
 }
 
-void swap_exit() { swap_init(); }
+// The machine is going: give back every buffer (a machine's globals hold no memory between
+// machines, which is what the explorer's world snapshots assume: explore/world.h).
+void swap_exit() {
+  swap_init();
+  std::vector<swap_slot>().swap(g_si.slots);
+  std::vector<unsigned long>().swap(g_si.free);
+  swap_cache_release();
+}
 
 swp_entry_t folio_alloc_swap(folio* f) {
   if (folio_test_large(f)) return {};  // no THP swap: reclaim splits large folios first

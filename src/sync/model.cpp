@@ -381,12 +381,13 @@ void model_begin(int ncpus, uint64_t seed) {
 }
 
 void model_end() {
-  // Callbacks teardown left queued are dropped: the machine they would touch is gone.
+  // Callbacks teardown left queued are dropped: the machine they would touch is gone. The
+  // buffers go too: between executions the model's globals hold no memory (explore/world.h).
   for (auto& c : g_cpus) c = cpu_state{};
   g_cpu = nullptr;
-  g_gps.clear();
-  g_cbs.clear();
-  for (auto& h : g_held) h.clear();
+  std::vector<grace_period>().swap(g_gps);
+  std::vector<callback>().swap(g_cbs);
+  for (auto& h : g_held) std::vector<held>().swap(h);
 }
 
 void model_task_dead(int task, int cpu) {
