@@ -28,8 +28,10 @@
 // decision advance() changed): the scheduler replays it without calling us, and we keep the
 // events of that prefix, undoing only what later events wrote (undo_).
 //
-// Sharding: decisions above split_depth branch fully (no reduction), so every shard walks
-// the same top of the tree; the subtrees at split_depth are dealt out round-robin.
+// Parallel searches (parallel.cpp) explore units: the subtree below a path of decisions. A
+// unit's path is made of shared nodes, whose alternatives the search as a whole hands out once
+// each: races found below that add one there are reported, not explored (take_additions), and
+// a driver asked for work gives the alternatives of its shallowest node with any (donate).
 #include "explore/dfs.h"
 
 #include <cstdio>
@@ -115,13 +117,11 @@ void dfs_driver::begin_execution(bool keep_prefix) {
     replay_steps_ = 0;
     sleep_ = 0;
     preemptions_ = 0;
-    max_depth_ = 0;
   } else {
     const node& n = stack_[replay_ - 1];
     replay_steps_ = n.step;
     sleep_ = n.sleep_all;
     preemptions_ = n.preemptions;
-    max_depth_ = static_cast<int>(replay_ - 1);
   }
   if (events_.empty()) {
     for (auto& t : task_last_) t = NONE;
@@ -129,37 +129,18 @@ void dfs_driver::begin_execution(bool keep_prefix) {
     for (auto& w : last_all_) w = NONE;
   }
   truncate_events(replay_steps_);
-  probe_ = false;
   prev_fp_valid_ = false;
   for (auto& c : checked_) c = 0;
 }
 
-bool dfs_driver::end_execution(const outcome& out) {
-  (void)out;
-  if (probe_) return false;
-  if (sharded() && max_depth_ <= cfg_.split_depth) {  // no decision below the split: the top's
-    uint64_t id = subtrees_++;
-    return id % static_cast<uint64_t>(cfg_.shard_count) == static_cast<uint64_t>(cfg_.shard_index);
-  }
-  return true;
-}
-
 int dfs_driver::choose(const decision& d) {
   size_t k = static_cast<size_t>(d.depth);
-  if (k + 1 > static_cast<size_t>(max_depth_)) max_depth_ = static_cast<int>(k + 1);
   if (k < replay_) {
     node& n = stack_[k];
     if (n.enabled != d.enabled || n.last != d.last || n.step != d.step)
       throw std::runtime_error("explore: the program does not behave the same when run again (decision " +
                                std::to_string(k) + "): its threads must depend only on the schedule");
     return n.chosen;
-  }
-  if (sharded() && static_cast<int>(k) == cfg_.split_depth) {
-    uint64_t id = subtrees_++;
-    if (id % static_cast<uint64_t>(cfg_.shard_count) != static_cast<uint64_t>(cfg_.shard_index)) {
-      probe_ = true;  // another shard's subtree
-      return -1;
-    }
   }
   node n;
   n.enabled = d.enabled;
@@ -170,6 +151,19 @@ int dfs_driver::choose(const decision& d) {
   n.sleep = sleep_ & d.enabled;
   n.step = d.step;
   task_mask cand = d.enabled & ~n.sleep;
+  if (k < unit_.size()) {  // the unit's path: the choice is given, the node is the search's
+    int c = unit_[k];
+    if (c >= NR_TASKS || !(d.enabled >> c & 1))
+      throw std::runtime_error("explore: a unit's path does not fit the program (decision " + std::to_string(k) + ")");
+    n.chosen = c;
+    n.done = bit(c);
+    n.shared = true;
+    // What full branching puts here was taken when the node became shared: known, not new.
+    n.backtrack = bit(c);
+    if (!cfg_.reduction || !(g_reduction_parts & 2) || static_cast<int>(k) < cfg_.split_depth) n.backtrack |= cand;
+    stack_.push_back(n);
+    return c;
+  }
   // The default: the task that ran last, else the lowest task within the bound (free ones first:
   // when the last task cannot go on, every choice is free).
   int pick = -1;
@@ -205,7 +199,7 @@ void dfs_driver::executed(const transition& t) {
   if (t.preempted) preemptions_++;
   if (!cfg_.reduction) return;
   // ---- sleep sets (unbounded searches only) ----
-  if (!bounded() && (g_reduction_parts & 1)) {
+  if (!bounded() && cfg_.sleep_sets && (g_reduction_parts & 1)) {
     task_mask s = sleep_;
     if (t.depth >= 0) s |= stack_[static_cast<size_t>(t.depth)].done & ~bit(t.task);
     task_mask ns = 0;
@@ -223,6 +217,10 @@ void dfs_driver::executed(const transition& t) {
 bool dfs_driver::advance() {
   while (!stack_.empty()) {
     node& n = stack_.back();
+    if (n.shared) {  // its alternatives are the search's
+      stack_.pop_back();
+      continue;
+    }
     task_mask left = n.backtrack & n.enabled & ~n.done & ~n.sleep;
     for (task_mask m = left; m; m &= m - 1)
       if (!within(n, lowest(m))) cut_ = true;
@@ -239,6 +237,45 @@ bool dfs_driver::advance() {
   }
   replay_ = 0;
   return false;
+}
+
+std::vector<uint8_t> dfs_driver::path_to(size_t depth) const {
+  std::vector<uint8_t> p(depth);
+  for (size_t i = 0; i < depth; i++) p[i] = static_cast<uint8_t>(stack_[i].chosen);
+  return p;
+}
+
+std::vector<node_addition> dfs_driver::take_additions() {
+  std::vector<node_addition> out;
+  out.swap(additions_);
+  return out;
+}
+
+std::vector<std::vector<uint8_t>> dfs_driver::donate(std::vector<node_addition>* shared_nodes) {
+  std::vector<std::vector<uint8_t>> units;
+  for (size_t j = 0; j < stack_.size(); j++) {
+    node& n = stack_[j];
+    if (n.shared) continue;
+    task_mask left = 0;
+    for (task_mask m = n.backtrack & n.enabled & ~n.done & ~n.sleep; m; m &= m - 1)
+      if (within(n, lowest(m))) left |= bit(lowest(m));
+    if (!left) continue;
+    // The shallowest node with work left: it and every node above it become shared.
+    for (size_t i = 0; i <= j; i++) {
+      node& s = stack_[i];
+      if (s.shared) continue;
+      s.shared = true;
+      shared_nodes->push_back({path_to(i), s.done | (i == j ? left : 0)});
+    }
+    n.done |= left;
+    for (task_mask m = left; m; m &= m - 1) {
+      std::vector<uint8_t> u = path_to(j);
+      u.push_back(static_cast<uint8_t>(lowest(m)));
+      units.push_back(std::move(u));
+    }
+    break;
+  }
+  return units;
 }
 
 // ---- DPOR --------------------------------------------------------------------------------------
@@ -265,10 +302,22 @@ void dfs_driver::add_backtrack(uint64_t i, int q) {
     // FG: q itself if it can run there. If it cannot, or it sleeps there (its transition at that
     // state is covered elsewhere, but the reversal may need another task to go first: the
     // events between that let q's racing transition happen), every task that can.
-    if ((n.enabled >> q & 1) && !(n.sleep >> q & 1))
-      n.backtrack |= bit(q);
-    else
-      n.backtrack |= n.enabled;
+    task_mask add = (n.enabled >> q & 1) && !(n.sleep >> q & 1) ? bit(q) : n.enabled;
+    if (n.shared) {
+      // Someone else explores it: report what is new and within the bound.
+      task_mask fresh = 0;
+      for (task_mask m = add & ~n.backtrack & ~n.sleep; m; m &= m - 1) {
+        int a = lowest(m);
+        if (within(n, a))
+          fresh |= bit(a);
+        else
+          cut_ = true;
+      }
+      n.backtrack |= add;
+      if (fresh) additions_.push_back({path_to(static_cast<size_t>(ni)), fresh});
+      return;
+    }
+    n.backtrack |= add;
   };
   add_at(i);
   if (bounded()) add_at(events_[i].block_start);  // BPOR's conservative branch

@@ -24,13 +24,23 @@ extern int g_reduction_parts;  // tests: 1 sleep sets only, 2 DPOR only, 3 both 
 struct dfs_config {
   int bound = 2;           // preemptions per execution (< 0: none)
   bool reduction = true;   // DPOR + sleep sets; false: every alternative within the bound
-  int split_depth = 3;     // decisions above this depth always branch fully (shards split there)
-  int shard_index = 0, shard_count = 1;
+  bool sleep_sets = true;  // with reduction and no bound (a parallel search has none: they make
+                           // the explored tree depend on the order it is explored in)
+  int split_depth = 3;     // decisions above this depth always branch fully
+};
+
+// A part of a search (parallel.cpp): the subtree below a path of decisions. The nodes on the
+// path are shared: their other alternatives are someone else's, and a race found below that
+// adds one at a shared node is reported (node_addition) instead of explored here.
+struct node_addition {
+  std::vector<uint8_t> path;  // the choices of the decisions above the node: its key
+  task_mask tasks = 0;        // alternatives to explore there
 };
 
 class dfs_driver final : public driver {
  public:
-  explicit dfs_driver(const dfs_config& cfg) : cfg_(cfg) {}
+  // unit: the subtree below these choices (empty: the whole search).
+  explicit dfs_driver(const dfs_config& cfg, std::vector<uint8_t> unit = {}) : cfg_(cfg), unit_(std::move(unit)) {}
   int choose(const decision& d) override;
   void executed(const transition& t) override;
   uint64_t replayed_steps() const override { return replay_steps_; }
@@ -39,10 +49,15 @@ class dfs_driver final : public driver {
   // addresses (the words of the kept events' footprints): true when each starts from the
   // same snapshot of the world (program::snapshot), not when setup allocates anew.
   void begin_execution(bool keep_prefix);
-  // The execution ended: does it count for this shard (and may its violation be reported)?
-  bool end_execution(const outcome& out);
   // Move to the next execution; false when every one within the bound was covered.
   bool advance();
+  // Alternatives found at shared nodes since the last call (taken from the driver).
+  std::vector<node_addition> take_additions();
+  // Give part of the rest away: the alternatives left at the shallowest node that has any
+  // become units (their paths) for others, and every node down to it becomes shared;
+  // *shared_nodes gets each newly shared node with the alternatives taken there (explored,
+  // being explored, or left to this driver). Empty: nothing to give.
+  std::vector<std::vector<uint8_t>> donate(std::vector<node_addition>* shared_nodes);
   // The bound kept some alternative out: a larger bound would explore more.
   bool bound_cut() const { return cut_; }
   // The execution reached its last state (every thread returned, or none can run): the races
@@ -63,12 +78,13 @@ class dfs_driver final : public driver {
     bool last_enabled = false;
     int preemptions = 0;  // before this decision
     uint64_t step = 0;    // the transition it chose
+    bool shared = false;  // its alternatives are the search's, not this driver's (a unit's path)
   };
+  std::vector<uint8_t> path_to(size_t depth) const;
   // Cost in preemptions of running task a at node n.
   static int cost(const node& n, int a) { return a != n.last && n.last_enabled ? 1 : 0; }
   bool within(const node& n, int a) const { return cfg_.bound < 0 || n.preemptions + cost(n, a) <= cfg_.bound; }
   bool bounded() const { return cfg_.bound >= 0; }
-  bool sharded() const { return cfg_.shard_count > 1; }
 
   // ---- DPOR ----
   // One transition of this execution (by step index).
@@ -115,16 +131,15 @@ class dfs_driver final : public driver {
   void record(const transition& t);
 
   dfs_config cfg_;
+  std::vector<uint8_t> unit_;
+  std::vector<node_addition> additions_;
   std::vector<node> stack_;
   size_t replay_ = 0;
   uint64_t replay_steps_ = 0;
-  uint64_t subtrees_ = 0;
   bool cut_ = false;
   // live, per execution
   task_mask sleep_ = 0;
   int preemptions_ = 0;
-  int max_depth_ = 0;
-  bool probe_ = false;
   std::vector<event> events_;
   std::vector<undo> undo_;
   std::vector<range_event> ranges_;

@@ -297,8 +297,15 @@ run_result run_litmus(const file& file_in, const run_config& cfg, const search_c
   o.runs = search.runs;
   o.seed = search.seed;
   o.pct_depth = search.pct_depth;
+  o.jobs = search.jobs;
   o.shard_index = search.shard_index;
   o.shard_count = search.shard_count;
+  o.coordinator = search.coordinator;
+  o.connect_timeout_s = search.connect_timeout_s;
+  if (search.on_progress)
+    o.on_progress = [cb = search.on_progress](const ex::progress& p) {
+      cb(p.executions, p.cut, p.bound, p.seconds, p.workers);
+    };
   if (search.max_steps) o.max_steps = search.max_steps;
   o.replay = search.replay;
   o.time_limit_s = search.time_limit_s;
@@ -309,6 +316,10 @@ run_result run_litmus(const file& file_in, const run_config& cfg, const search_c
 
   run_result out;
   out.executions = res.executions;
+  out.own_executions = res.own_executions;
+  out.units = res.units;
+  out.workers = res.workers;
+  for (const ex::share& s : res.shares) out.shares.push_back({s.shard, s.workers, s.units, s.executions});
   out.cut = res.cut;
   out.max_steps = o.max_steps;
   out.exhaustive = res.exhaustive;

@@ -6,6 +6,7 @@
 // result as copies, so nothing of either backend crosses it.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -37,7 +38,12 @@ struct search_config {
   uint64_t runs = 10000;     // random / pct: executions
   uint64_t seed = 1;
   int pct_depth = 3;
+  int jobs = 1;               // dfs: worker processes on this machine (explore/parallel.h)
   int shard_index = 0, shard_count = 1;
+  std::string coordinator;    // shards: HOST:PORT of shard 0
+  double connect_timeout_s = 300;
+  // Called now and then while a search runs (explore::progress's fields).
+  std::function<void(uint64_t executions, uint64_t cut, int bound, double seconds, int workers)> on_progress;
   uint64_t max_steps = 0;     // per execution; 0: the explorer's default
   double time_limit_s = 0;    // 0: none
   uint64_t max_executions = 0;  // dfs; 0: none
@@ -65,8 +71,17 @@ struct violation_report {
   std::vector<trace_step> trace;
 };
 
+// A shard's part of a parallel search.
+struct run_share {
+  int shard = 0, workers = 0;
+  uint64_t units = 0, executions = 0;
+};
+
 struct run_result {
-  uint64_t executions = 0;
+  uint64_t executions = 0;    // the whole search's
+  uint64_t own_executions = 0, units = 0;  // parallel: this process's workers'
+  int workers = 1;
+  std::vector<run_share> shares;
   uint64_t cut = 0;          // executions cut at the step budget: inconclusive
   uint64_t max_steps = 0;    // that budget
   bool exhaustive = false;  // dfs: every execution within the bound was run

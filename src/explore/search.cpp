@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "explore/dfs.h"
+#include "explore/parallel.h"
 #include "explore/replay.h"
 #include "explore/scheduler.h"
 
@@ -114,9 +115,11 @@ void check(const program& prog, const options& o) {
   if (prog.nthreads < 1 || prog.nthreads > MAX_THREADS)
     throw std::invalid_argument("explore: nthreads must be 1.." + std::to_string(MAX_THREADS));
   if (!prog.thread) throw std::invalid_argument("explore: program.thread is not set");
-  if (o.shard_count < 1 || o.shard_index < 0 || o.shard_index >= o.shard_count)
-    throw std::invalid_argument("explore: shard_index must be in [0, shard_count)");
   if (o.max_steps == 0) throw std::invalid_argument("explore: max_steps must be > 0");
+  if (o.jobs < 1 || o.shard_count < 1 || o.shard_index < 0 || o.shard_index >= o.shard_count)
+    throw std::invalid_argument("explore: jobs >= 1 and 0 <= shard_index < shard_count");
+  if (o.shard_count > 1 && o.coordinator.find(':') == std::string::npos)
+    throw std::invalid_argument("explore: a sharded search needs coordinator HOST:PORT");
   if (o.pct_depth < 1) throw std::invalid_argument("explore: pct_depth must be >= 1");
   if (in_explorer()) throw std::logic_error("explore: explore() called from inside an exploration");
 }
@@ -129,18 +132,16 @@ result run_dfs(const program& prog, const options& o, clock_type::time_point t0)
     cfg.bound = b;
     cfg.reduction = o.reduction;
     cfg.split_depth = o.split_depth;
-    cfg.shard_index = o.shard_index;
-    cfg.shard_count = o.shard_count;
     dfs_driver drv(cfg);
     r.bound_reached = b;
     bool done = false;
+    auto last_progress = clock_type::now();
     for (;;) {
       drv.begin_execution(prog.snapshot);
       outcome out = run_execution(prog, drv, o.seed, o.max_steps);
-      bool mine = drv.end_execution(out);
-      if (mine) r.executions++;
-      if (mine && out.kind == outcome::cut) r.cut++;
-      if (mine && out.v) {
+      r.executions++;
+      if (out.kind == outcome::cut) r.cut++;
+      if (out.v) {
         if (!r.found) r.found = reported(prog, o, o.seed, std::move(out));
         if (!g_keep_going) {
           r.seconds = since(t0);
@@ -150,6 +151,15 @@ result run_dfs(const program& prog, const options& o, clock_type::time_point t0)
       if (!drv.advance()) {
         done = true;
         break;
+      }
+      if (o.on_progress && (r.executions & 63) == 0 && since(last_progress) > 0.1) {
+        last_progress = clock_type::now();
+        progress p;
+        p.executions = r.executions;
+        p.cut = r.cut;
+        p.bound = b;
+        p.seconds = since(t0);
+        o.on_progress(p);
       }
       if (o.time_limit_s > 0 && since(t0) > o.time_limit_s) break;
       if (o.max_executions && r.executions >= o.max_executions) break;
@@ -201,6 +211,24 @@ result explore_search(const program& prog, const options& o);
 
 }  // namespace
 
+namespace detail {
+violation traced_violation(const program& prog, const options& o, const std::string& token, std::string kind,
+                           std::string message, int preemptions) {
+  std::string err;
+  auto data = decode_token(token, &err);
+  violation v;
+  v.kind = std::move(kind);
+  v.message = std::move(message);
+  v.preemptions = preemptions;
+  v.replay = token;
+  if (!data) return v;
+  replay_driver drv(data->choices);
+  outcome again = run_execution(prog, drv, data->seed, o.max_steps, true);
+  if (again.v && again.v->kind == v.kind) v.trace = std::move(again.v->trace);
+  return v;
+}
+}  // namespace detail
+
 result explore(const program& prog, const options& o) {
   check(prog, o);
   struct end_guard {
@@ -230,6 +258,7 @@ result explore_search(const program& prog, const options& o) {
   }
   switch (o.mode) {
     case mode::dfs:
+      if (o.jobs > 1 || o.shard_count > 1) return explore_parallel(prog, o, t0);
       return run_dfs(prog, o, t0);
     case mode::random:
       return run_sampling(prog, o, t0, [&](uint64_t i, uint64_t) { return random_driver(mix(o.seed, i)); });

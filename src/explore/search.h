@@ -54,9 +54,19 @@ struct options {
   uint64_t runs = 1000;          // random / pct: executions
   uint64_t seed = 1;             // random / pct choices, and sync::random_u64()
   int pct_depth = 3;             // pct: d (d - 1 priority change points)
-  int shard_index = 0;           // dfs: this process runs shard shard_index of shard_count
+  int split_depth = 3;           // dfs: decision points explored without reduction
+  // dfs on many cores and machines (explore/parallel.h): `jobs` worker processes here; and
+  // with shard_count > 1, this process is shard shard_index of shard_count, which share one
+  // search coordinated by shard 0 at `coordinator` ("HOST:PORT": shard 0 listens on PORT, the
+  // others connect to HOST). The same executions as one process explores, dealt out as they go.
+  int jobs = 1;
+  int shard_index = 0;
   int shard_count = 1;
-  int split_depth = 3;           // dfs: decision points explored without reduction, where shards split
+  std::string coordinator;
+  double connect_timeout_s = 300;  // shards: how long to wait for the coordinator / for every shard
+  // Called now and then during a search (at most every 100 ms; never in a pipe's way: the CLI
+  // prints it on a terminal only).
+  std::function<void(const struct progress&)> on_progress;
   // Per execution: one that reaches it is cut there and counts as inconclusive (result::cut),
   // never as a violation; the search goes on with the next execution.
   uint64_t max_steps = 1000000;
@@ -87,8 +97,30 @@ struct violation {
   int preemptions = 0;
 };
 
-struct result {
+// What a long search reports as it goes (options::on_progress).
+struct progress {
+  uint64_t executions = 0;  // so far, this bound and the ones before
+  uint64_t cut = 0;
+  int bound = 0;            // the bound being searched
+  double seconds = 0;
+  int workers = 1;          // busy workers (parallel searches)
+};
+
+// A shard's part of a parallel search (result::shares).
+struct share {
+  int shard = 0;
+  int workers = 0;
+  uint64_t units = 0;       // subtrees its workers explored
   uint64_t executions = 0;
+};
+
+struct result {
+  uint64_t executions = 0;   // the whole search's (parallel and sharded searches too)
+  // Parallel searches: what this process's workers did, and every shard's share (shard 0
+  // knows them all; another shard, its own).
+  uint64_t units = 0, own_executions = 0;
+  int workers = 1;
+  std::vector<share> shares;
   uint64_t cut = 0;          // executions cut at options::max_steps (inconclusive)
   bool exhaustive = false;   // dfs: the whole space within bound_reached was covered (and none was cut)
   int bound_reached = 0;     // dfs: the largest bound whose search finished or ran

@@ -40,6 +40,8 @@ add_custom_command(
 target_sources(gupfast PRIVATE
   explore.cpp
   explore_checks.cpp
+  explore_progress.cpp
+  explore_merge.cpp
   scenarios.cpp
   render_text.cpp
   render_trace.cpp
@@ -81,6 +83,16 @@ add_test(NAME explore.world_globals
           $<TARGET_FILE:gupfast_litmus>)
 set_tests_properties(explore.snapshot_same explore.world_globals PROPERTIES LABELS "explore" TIMEOUT 900)
 
+# One search on several workers (--jobs 3), and on four shards run through xargs -P that
+# meet at shard 0 and are merged (--shard, --coordinator, --merge): the same executions,
+# verdict and exhaustiveness as one process (explore_parallel_test.sh).
+foreach(kind jobs shards)
+  set(t explore.${kind}_same)
+  add_test(NAME ${t} COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/explore_parallel_test.sh ${kind} $<TARGET_FILE:gupfast>
+                             ${CMAKE_CURRENT_BINARY_DIR}/explore_${kind})
+  set_tests_properties(${t} PROPERTIES LABELS "explore" TIMEOUT 900)
+endforeach()
+
 # Every mutant is caught by some scenario; the built-ins all parse and are listed.
 add_test(NAME explore.mutants_covered COMMAND gupfast scenarios --mutants)
 list(LENGTH litmus_files nr_litmus)
@@ -119,10 +131,14 @@ set(explore_misuse_cases
   "bound_with_random|explore pte-recheck --mode random --bound 1"
   "check_with_unsafe|explore pte-recheck --check-expectations --unsafe no-pte-recheck"
   "check_with_html|explore pte-recheck --check-expectations --html x.html"
-  "replay_with_shard|explore pte-recheck --replay abc --shard 0/2"
+  "replay_with_shard|explore pte-recheck --replay abc --shard 0/2 --coordinator localhost:7000"
+  "shard_without_coordinator|explore pte-recheck --shard 1/2"
+  "bad_coordinator|explore pte-recheck --shard 1/2 --coordinator nowhere"
+  "jobs_with_random|explore pte-recheck --mode random --jobs 2"
   "ipi_broadcast|explore pte-recheck --strategy ipi --tlb broadcast"
-  "jobs_without_check|explore pte-recheck --jobs 2"
   "bad_geometry|explore pte-recheck --geometry tiny"
+  "merge_with_scenario|explore pte-recheck --merge a.json"
+  "merge_missing_file|explore --merge /nonexistent/part0.json"
   "scenarios_extra|scenarios extra"
 )
 gupfast_misuse_tests(explore.misuse. "explore;cli" ${explore_misuse_cases})

@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "explore.h"
+#include "explore_progress.h"
 #include "render.h"
 #include "scenarios.h"
 
@@ -29,6 +30,9 @@ litmus::search_config search_of(const explore_options& o, const litmus::file& f)
   s.pct_depth = o.pct_depth;
   s.shard_index = o.shard_index;
   s.shard_count = o.shard_count;
+  s.coordinator = o.coordinator;
+  s.connect_timeout_s = o.connect_timeout;
+  if (!o.check) s.jobs = static_cast<int>(o.jobs);  // with --check-expectations: configurations at once
   s.max_steps = o.given("--max-steps") ? o.max_steps : f.search.max_steps.value_or(0);
   s.time_limit_s = o.given("--time-limit") ? o.time_limit : f.search.time_limit.value_or(0);
   s.max_executions = o.given("--max-executions") ? o.max_executions : f.search.max_executions.value_or(0);
@@ -114,7 +118,14 @@ int run_once(const litmus::file& f, const explore_options& o) {
     return EXIT_USAGE;
   }
   explore_report r{&f, *cfg, search_of(o, f), {}, {}};
+  progress_line live;
+  if (live.on())
+    r.search.on_progress = [&live](uint64_t e, uint64_t cut, int bound, double s, int workers) {
+      live.show("explore: " + progress_text(e, cut, bound, s, workers));
+    };
   r.result = litmus::run_litmus(f, r.cfg, r.search);
+  live.clear();
+  r.search.on_progress = nullptr;
   if (r.result.found && r.result.found->kind == "litmus-error") return litmus_error(f, *r.result.found);
   if (r.result.found) r.replay_command = replay_command(o, r.cfg, r.result.found->replay);
   std::fputs(render_text(r).c_str(), stdout);
@@ -128,6 +139,7 @@ int run_once(const litmus::file& f, const explore_options& o) {
 }
 
 int run_explore(const explore_options& o) {
+  if (!o.merge.empty()) return run_merge(o);
   std::string err;
   bool parse_failed = false;
   auto f = load_scenario(o.target, &err, &parse_failed);
@@ -141,6 +153,14 @@ int run_explore(const explore_options& o) {
 
 // Cross-option checks, as misuse (CLI::ValidationError) while parsing.
 void validate(explore_options* o) {
+  if (!o->merge.empty()) {
+    if (!o->target.empty())
+      throw CLI::ValidationError("--merge", "takes shard reports, not a scenario (gupfast explore --merge A.json B.json)");
+    for (const char* opt : {"--shard", "--replay", "--check-expectations", "--trace", "--html", "--jobs"})
+      if (o->given(opt)) throw CLI::ValidationError("--merge", fmt::format("not with {}", opt));
+    return;
+  }
+  if (o->target.empty()) throw CLI::ValidationError("scenario", "a litmus file or a built-in scenario name is required");
   to_machine_config(o->machine);  // the machine options' own checks
   if (!o->unsafe.empty()) {
     std::string bad;
@@ -166,9 +186,24 @@ void validate(explore_options* o) {
       if (o->given(opt))
         throw CLI::ValidationError(opt, "not with --check-expectations (run one expectation's configuration alone)");
   }
-  if (o->given("--jobs") && !o->check) throw CLI::ValidationError("--jobs", "only with --check-expectations");
   if (!o->replay.empty() && !o->shard.empty())
     throw CLI::ValidationError("--replay", "not with --shard (a replay is one execution)");
+  if (!o->shard.empty() && o->shard_count > 1 && o->coordinator.empty())
+    throw CLI::ValidationError("--shard", "needs --coordinator HOST:PORT (shard 0 listens there; docs/explore.md, Sharding)");
+  if (!o->coordinator.empty() && o->shard.empty())
+    throw CLI::ValidationError("--coordinator", "only with --shard I/N");
+  if (!o->coordinator.empty()) {
+    size_t colon = o->coordinator.rfind(':');
+    unsigned port = 0;
+    char tail = 0;
+    if (colon == std::string::npos || std::sscanf(o->coordinator.c_str() + colon + 1, "%u%c", &port, &tail) != 1 ||
+        port == 0 || port > 65535)
+      throw CLI::ValidationError("--coordinator", fmt::format("'{}' is not HOST:PORT", o->coordinator));
+  }
+  if ((o->jobs > 1 || !o->shard.empty()) && !o->check && o->mode != "dfs")
+    throw CLI::ValidationError(o->jobs > 1 ? "--jobs" : "--shard", "only with --mode dfs");
+  if (!o->shard.empty() && o->check)
+    throw CLI::ValidationError("--shard", "not with --check-expectations (shard one configuration's search)");
 }
 
 }  // namespace
@@ -179,7 +214,11 @@ command add_explore_command(CLI::App& root) {
       "explore", "Run a litmus scenario (a file, or a built-in NAME from `gupfast scenarios`) under the "
                  "deterministic explorer: every interleaving of its threads up to a preemption bound");
   o->app = sub;
-  sub->add_option("scenario", o->target, "A litmus file, or the name of a built-in scenario")->required();
+  sub->add_option("scenario", o->target, "A litmus file, or the name of a built-in scenario");
+  sub->add_option("--merge", o->merge,
+                  "Combine the --json reports of a sharded search's shards into one (executions summed; "
+                  "exhaustive only if every shard was; the violation with the fewest preemptions)")
+      ->expected(1, -1);
   add_machine_options(sub, &o->machine);
   sub->remove_option(sub->get_option("--frames"));  // the explorer's machines are small and fixed
   sub->add_option("--unsafe", o->unsafe, "Mutants: safety steps to remove, comma-separated (e.g. no-pte-recheck)");
@@ -211,17 +250,26 @@ command add_explore_command(CLI::App& root) {
                   "Scheduling points per execution (default 1000000): an execution that reaches it is cut "
                   "there and counted as inconclusive (exit 3 if nothing else is found), never as a violation");
   sub->add_option("--shard", o->shard,
-                  "I/N: explore the I-th of N deterministic parts of the search (0 <= I < N); N processes "
-                  "together cover it (docs/explore.md)");
+                  "I/N: this process is shard I of N processes, on any machines, that explore one search "
+                  "together through shard 0 (--coordinator); --merge combines their --json reports "
+                  "(docs/explore.md)");
   sub->add_option("--replay", o->replay, "Run exactly the execution of a replay token (printed with a violation)");
   sub->add_flag("--from-scratch", o->from_scratch,
                 "Run setup again for every execution instead of starting each from a snapshot of the "
                 "state setup left (the same executions, slower: a check of the snapshot)");
   sub->add_flag("--check-expectations", o->check,
                 "Run every `expect` line of the file (in each configuration it names); exit 0 only if all hold");
-  sub->add_option("-j,--jobs", o->jobs, "With --check-expectations: configurations explored at once, each in its "
-                                        "own process")
+  sub->add_option("-j,--jobs", o->jobs,
+                  "Worker processes exploring the search together (the same executions as one), or with "
+                  "--check-expectations: configurations explored at once, each in its own process")
       ->check(CLI::Range(1u, 256u))
+      ->capture_default_str();
+  sub->add_option("--coordinator", o->coordinator,
+                  "With --shard: HOST:PORT of shard 0, which coordinates the shards (it listens on PORT; "
+                  "the others connect)");
+  sub->add_option("--connect-timeout", o->connect_timeout,
+                  "With --shard: seconds to wait for the coordinator, and shard 0 for every shard")
+      ->check(positive("a positive number of seconds"))
       ->capture_default_str();
   sub->add_option("--json", o->json_path, "Write the run's summary as JSON to FILE");
   sub->add_option("--trace", o->trace_path, "Write the counterexample as Chrome Trace Event JSON (Perfetto) to FILE");

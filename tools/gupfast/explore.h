@@ -25,6 +25,9 @@ struct explore_options {
   uint64_t max_steps = 0;
   uint64_t max_executions = 0;
   unsigned jobs = 1;
+  std::string coordinator;
+  std::vector<std::string> merge;  // --merge: shard reports to combine
+  double connect_timeout = 300;
   std::string json_path, trace_path, html_path, replay, shard;
   bool check = false;
   bool from_scratch = false;  // --from-scratch: no setup snapshot
@@ -65,5 +68,7 @@ int litmus_error(const litmus::file& f, const litmus::violation_report& v);
 
 // --check-expectations (explore_checks.cpp). Returns the exit code.
 int run_checks(const litmus::file& f, const explore_options& o);
+// --merge (explore_merge.cpp). Returns the exit code.
+int run_merge(const explore_options& o);
 
 }  // namespace gupfast::cli

@@ -94,6 +94,7 @@ std::string render_summary(const explore_report& r) {
                     : r.search.mode == "pct" ? fmt::format("pct, depth {}, seed {}", r.search.pct_depth, r.search.seed)
                                              : fmt::format("random, seed {}", r.search.seed);
   if (r.search.shard_count > 1) how += fmt::format(", shard {}/{}", r.search.shard_index, r.search.shard_count);
+  if (r.search.jobs > 1) how += fmt::format(", {} workers", r.search.jobs);
   std::string out = fmt::format("litmus {}: {} unsafe={}\n", r.file->name, r.cfg.describe(),
                                 r.cfg.unsafe ? unsafe_mask_names(r.cfg.unsafe) : "none");
   std::string execs = fmt::format("{} execution{}", res.executions, res.executions == 1 ? "" : "s");
@@ -104,6 +105,9 @@ std::string render_summary(const explore_report& r) {
     std::string scope = r.search.replay ? "" : res.exhaustive ? ", exhaustive" : ", not exhaustive";
     out += fmt::format("{}: no violation in {}{} ({:.2f} s)\n", how, execs, scope, res.seconds);
   }
+  if (r.search.shard_count > 1)
+    out += fmt::format("this shard: {} executions in {} subtrees ({} worker{})\n", res.own_executions, res.units,
+                       r.search.jobs, r.search.jobs == 1 ? "" : "s");
   if (res.cut)
     out += fmt::format("{} execution{} cut at {} steps: inconclusive (a larger --max-steps runs them out)\n", res.cut,
                        res.cut == 1 ? "" : "s", res.max_steps);

@@ -86,6 +86,20 @@ json render_json(const explore_report& r) {
       {"violation", nullptr},
   };
   if (r.search.mode != "dfs") j["runs"] = r.search.runs;
+  if (r.search.jobs > 1 || r.search.shard_count > 1) {
+    // A parallel search: what this process's workers did, and each shard's share that this
+    // process knows (shard 0: all of them; the others: their own). --merge adds them up.
+    j["jobs"] = r.search.jobs;
+    j["workers"] = res.workers;
+    j["own_executions"] = res.own_executions;
+    j["units"] = res.units;
+    json shares = json::array();
+    for (const litmus::run_share& s : res.shares)
+      shares.push_back({{"shard", s.shard}, {"workers", s.workers}, {"units", s.units}, {"executions", s.executions}});
+    j["shares"] = shares;
+    j["shard_index"] = r.search.shard_index;
+    j["shard_count"] = r.search.shard_count;
+  }
   if (res.found) {
     const auto& v = *res.found;
     json steps = json::array();
