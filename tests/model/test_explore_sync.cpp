@@ -504,39 +504,36 @@ TEST(Explore, BadReplayTokensAreRefused) {
   EXPECT_THROW(ex::explore(two_preemption_bug(), o), std::invalid_argument);
 }
 
-TEST(Explore, ShardsCoverTheSearchTogether) {
+// Workers that share one search (explore/parallel.h) explore exactly what one process does:
+// the same executions, exhaustively; a violation with the same fewest preemptions.
+TEST(Explore, WorkersShareOneSearchExactly) {
   for (bool reduction : {true, false}) {
     ex::options o;
     o.bound = 2;
-    o.iterative = false;
     o.reduction = reduction;
     ex::result whole = ex::explore(message_passing(true), o);
     ASSERT_TRUE(whole.exhaustive);
-    for (int n : {2, 3, 5}) {
-      uint64_t sum = 0;
-      for (int i = 0; i < n; i++) {
-        o.shard_index = i;
-        o.shard_count = n;
-        ex::result part = ex::explore(message_passing(true), o);
-        EXPECT_TRUE(part.exhaustive);
-        EXPECT_FALSE(part.found.has_value());
-        sum += part.executions;
-      }
-      EXPECT_EQ(sum, whole.executions) << n << " shards, reduction " << reduction;
+    for (int jobs : {2, 3}) {
+      o.jobs = jobs;
+      ex::result part = ex::explore(message_passing(true), o);
+      EXPECT_TRUE(part.exhaustive);
+      EXPECT_FALSE(part.found.has_value());
+      EXPECT_EQ(part.executions, whole.executions) << jobs << " workers, reduction " << reduction;
+      EXPECT_EQ(part.workers, jobs);
+      uint64_t units = 0;
+      for (const ex::share& s : part.shares) units += s.units;
+      EXPECT_GE(units, 1u);
     }
-    o.shard_index = 0;
-    o.shard_count = 1;
   }
-  // A violation is found by exactly the shards whose part holds it, and by at least one.
   ex::options o;
-  o.iterative = false;
-  int finders = 0;
-  for (int i = 0; i < 4; i++) {
-    o.shard_index = i;
-    o.shard_count = 4;
-    finders += ex::explore(two_preemption_bug(), o).found.has_value();
-  }
-  EXPECT_GE(finders, 1);
+  ex::result alone = ex::explore(two_preemption_bug(), o);
+  o.jobs = 4;
+  ex::result together = ex::explore(two_preemption_bug(), o);
+  ASSERT_TRUE(alone.found.has_value());
+  ASSERT_TRUE(together.found.has_value());
+  EXPECT_EQ(together.found->kind, alone.found->kind);
+  EXPECT_EQ(together.found->preemptions, alone.found->preemptions);
+  EXPECT_FALSE(together.found->trace.empty());  // traced again by the coordinator
 }
 
 TEST(Explore, ApiContract) {
