@@ -71,7 +71,7 @@ void check_plots_dir(const std::string& dir) {
 
 void select(bench_options* o) {
   o->ids = bench::register_suites({o->quick});
-  o->ids.push_back(EXPLORE_ROW_ID);
+  for (const explore_row_spec& e : explore_rows()) o->ids.push_back(e.id);
   try {
     o->selected = bench::select_ids(o->ids, o->filter);
   } catch (const std::regex_error& e) {
@@ -88,21 +88,24 @@ int run_bench(const bench_options& o) {
     return 0;
   }
   std::vector<std::string> suites;
-  bool explore = false;
+  std::vector<const explore_row_spec*> explore;
   for (const std::string& id : o.selected) {
-    if (id == EXPLORE_ROW_ID)
-      explore = true;
+    const explore_row_spec* e = nullptr;
+    for (const explore_row_spec& s : explore_rows())
+      if (id == s.id) e = &s;
+    if (e)
+      explore.push_back(e);
     else
       suites.push_back(id);
   }
   const bench::suite_timing t = bench::timing_for({o.quick});
   fmt::print("gupfast bench: {} benchmark{}{}, {} mode; the table follows when all have run\n", suites.size(),
-             suites.size() == 1 ? "" : "s", explore ? " and the explorer" : "", o.quick ? "quick" : "full");
+             suites.size() == 1 ? "" : "s", explore.empty() ? "" : " and the explorer", o.quick ? "quick" : "full");
   std::fflush(stdout);
 
   std::vector<bench::bench_result> results = bench::run_selected(suites);
   bench::report r = bench::build_report(results, o.quick, t.repetitions);
-  if (explore) r.rows.push_back(explorer_row(o.quick));
+  for (const explore_row_spec* e : explore) r.rows.push_back(explorer_row(*e, o.quick));
   fmt::print("\n{}", bench::report_table(r));
   std::fflush(stdout);
 

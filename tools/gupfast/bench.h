@@ -1,7 +1,7 @@
 // `gupfast bench`: the pieces of the command besides its parser (bench.cpp).
 //
-//   bench_explore.cpp  the explorer row: executions per second of `gupfast explore` on a
-//                      two-thread scenario, or "n/a (explorer not built)"
+//   bench_explore.cpp  the explorer rows: executions per second of `gupfast explore` on a
+//                      two-thread scenario and a THP one, or "n/a (explorer not built)"
 //   bench_plots.cpp    SVG plots of the report through gnuplot
 //   bench_spawn.cpp    running a child process with a time limit, capturing its output
 #pragma once
@@ -12,13 +12,19 @@
 
 namespace gupfast::cli {
 
-// The explorer row's id (what --filter matches and --list shows).
-inline constexpr const char* EXPLORE_ROW_ID = "explore/two-thread";
+// The explorer's rows: id (what --filter matches and --list shows), scenario, what it measures.
+struct explore_row_spec {
+  const char* id;
+  const char* scenario;
+  const char* what;
+};
+const std::vector<explore_row_spec>& explore_rows();
 
-// Runs this binary's `explore` on the first two-thread scenario `gupfast scenarios` lists
-// (reclaim-vs-pin-fast if it cannot tell) and returns the row: executions per second from
-// the explorer's JSON (keys "executions", "seconds"), or an n/a row saying why not.
-bench::row explorer_row(bool quick);
+// Runs this binary's `explore` on the row's scenario (explore/two-thread: the first two-thread
+// scenario `gupfast scenarios` lists, reclaim-vs-pin-fast if it cannot tell) a few times and
+// returns the row: the median executions per second from the explorer's JSON (keys
+// "executions", "seconds"), or an n/a row saying why not.
+bench::row explorer_row(const explore_row_spec& spec, bool quick);
 
 // Writes pin.svg, breakdown.svg, churn.svg, mutator.svg and scaling.svg (each only if the
 // report has its rows) into dir with gnuplot. Returns "" or what went wrong.
