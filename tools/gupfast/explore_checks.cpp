@@ -19,6 +19,7 @@
 #include <fmt/format.h>
 
 #include "explore.h"
+#include "explore_progress.h"
 #include "render.h"
 
 namespace gupfast::cli {
@@ -96,12 +97,19 @@ struct task {
   std::string out;
   bool done = false;
   litmus::run_result result;
+  // Live progress (a terminal only): the child's last "executions cut bound seconds" line.
+  int pfd = -1;
+  std::string pbuf;
+  uint64_t executions = 0, cut = 0;
+  int bound = 0;
+  double seconds = 0;
 };
 
-void start(const litmus::file& f, const litmus::search_config& search, task* t) {
-  int fds[2];
+void start(const litmus::file& f, const litmus::search_config& search, task* t, bool live) {
+  int fds[2], pfds[2] = {-1, -1};
   std::fflush(stdout);
   std::fflush(stderr);
+  if (live && pipe(pfds) != 0) pfds[0] = pfds[1] = -1;
   if (pipe(fds) != 0 || (t->pid = fork()) < 0) {
     t->done = true;
     t->result.found = litmus::violation_report{};
@@ -111,6 +119,7 @@ void start(const litmus::file& f, const litmus::search_config& search, task* t) 
   }
   if (t->pid == 0) {
     close(fds[0]);
+    if (pfds[0] >= 0) close(pfds[0]);
     // A time or execution budget only bounds searches that expect no violation (cut
     // short, they still hold); one that expects a violation runs until it finds it or is
     // exhausted.
@@ -119,6 +128,12 @@ void start(const litmus::file& f, const litmus::search_config& search, task* t) 
       own.time_limit_s = 0;
       own.max_executions = 0;
     }
+    if (pfds[1] >= 0)
+      own.on_progress = [fd = pfds[1]](uint64_t e, uint64_t c, int b, double s, int) {
+        std::string line = fmt::format("{} {} {} {}\n", e, c, b, s);
+        if (write(fd, line.data(), line.size()) < 0) {
+        }
+      };
     std::string s = to_json(litmus::run_litmus(f, t->cfg, own)).dump();
     for (size_t off = 0; off < s.size();) {
       ssize_t n = write(fds[1], s.data() + off, s.size() - off);
@@ -129,12 +144,16 @@ void start(const litmus::file& f, const litmus::search_config& search, task* t) 
   }
   close(fds[1]);
   t->fd = fds[0];
+  if (pfds[1] >= 0) close(pfds[1]);
+  t->pfd = pfds[0];
 }
 
 // The child's pipe reached EOF: reap it and decode what it sent.
 void finish(task* t) {
   close(t->fd);
   t->fd = -1;
+  if (t->pfd >= 0) close(t->pfd);
+  t->pfd = -1;
   int status = 0;
   while (waitpid(t->pid, &status, 0) < 0 && errno == EINTR) {
   }
@@ -157,35 +176,90 @@ void finish(task* t) {
 
 // Run every task, at most `jobs` at once; call report(i) for each in order as soon as it
 // and all before it are done.
+// The running checks, on the live line: "explore: 5/18 checks done; line 27 [rcu/ipi]: ...".
+void show_progress(progress_line& live, const std::vector<task>& tasks) {
+  size_t done = 0;
+  std::string running;
+  for (const task& t : tasks) {
+    done += t.done;
+    if (t.fd < 0 || t.done) continue;
+    if (!running.empty()) running += "; ";
+    running += fmt::format("line {} [{}/{}]: {}", t.e->line, t.cfg.strategy, t.cfg.tlb,
+                           progress_text(t.executions, t.cut, t.bound, t.seconds, 1));
+  }
+  live.show(fmt::format("explore: {}/{} checks done; {}", done, tasks.size(), running));
+}
+
+// A child's progress lines: keep the last complete one.
+void take_progress(task* t, const char* buf, size_t n) {
+  t->pbuf.append(buf, n);
+  size_t end = t->pbuf.rfind('\n');
+  if (end == std::string::npos) return;
+  size_t begin = t->pbuf.rfind('\n', end - 1);
+  begin = begin == std::string::npos ? 0 : begin + 1;
+  unsigned long long e = 0, c = 0;
+  int b = 0;
+  double s = 0;
+  if (std::sscanf(t->pbuf.c_str() + begin, "%llu %llu %d %lf", &e, &c, &b, &s) == 4) {
+    t->executions = e;
+    t->cut = c;
+    t->bound = b;
+    t->seconds = s;
+  }
+  t->pbuf.erase(0, end + 1);
+}
+
 template <class Report>
 void run_all(const litmus::file& f, const litmus::search_config& search, std::vector<task>& tasks, unsigned jobs,
-             Report report) {
+             progress_line& live, Report report) {
   size_t next_start = 0, next_report = 0;
   for (;;) {
-    while (next_report < tasks.size() && tasks[next_report].done) report(next_report++);
+    while (next_report < tasks.size() && tasks[next_report].done) {
+      live.clear();
+      report(next_report++);
+    }
     if (next_report == tasks.size()) return;
     unsigned running = 0;
     for (const task& t : tasks) running += t.fd >= 0;
     while (running < jobs && next_start < tasks.size()) {
-      start(f, search, &tasks[next_start++]);
+      start(f, search, &tasks[next_start++], live.on());
       running += tasks[next_start - 1].fd >= 0;
     }
     std::vector<pollfd> pfds;
-    std::vector<task*> owners;
-    for (task& t : tasks)
+    std::vector<std::pair<task*, bool>> owners;  // the task, and whether it is its progress pipe
+    for (task& t : tasks) {
       if (t.fd >= 0) {
         pfds.push_back({t.fd, POLLIN, 0});
-        owners.push_back(&t);
+        owners.push_back({&t, false});
       }
+      if (t.pfd >= 0) {
+        pfds.push_back({t.pfd, POLLIN, 0});
+        owners.push_back({&t, true});
+      }
+    }
     if (pfds.empty()) continue;  // everything started finished at once (fork failures)
     if (poll(pfds.data(), pfds.size(), -1) < 0) continue;  // EINTR
+    bool moved = false;
     for (size_t i = 0; i < pfds.size(); i++) {
       if (!pfds[i].revents) continue;
+      auto [t, progress] = owners[i];
+      if (t->fd < 0) continue;  // finished by an earlier entry of this round
       char buf[65536];
       ssize_t n = read(pfds[i].fd, buf, sizeof buf);
-      if (n > 0) owners[i]->out.append(buf, static_cast<size_t>(n));
-      else if (n == 0 || errno != EINTR) finish(owners[i]);
+      if (progress) {
+        if (n > 0) {
+          take_progress(t, buf, static_cast<size_t>(n));
+          moved = true;
+        } else if (n == 0) {
+          close(t->pfd);
+          t->pfd = -1;
+        }
+        continue;
+      }
+      if (n > 0) owners[i].first->out.append(buf, static_cast<size_t>(n));
+      else if (n == 0 || errno != EINTR) finish(t);
     }
+    if (moved) show_progress(live, tasks);
   }
 }
 
@@ -229,7 +303,8 @@ int run_checks(const litmus::file& f, const explore_options& o) {
       if (first_task[&e] == i && (i == tasks.size() || tasks[i].e != &e))
         fmt::print("  skip  {}: {}  (no configuration left by the command line)\n", e.line, e.text);
   };
-  run_all(f, search, tasks, o.jobs, [&](size_t i) {
+  progress_line live;
+  run_all(f, search, tasks, o.jobs, live, [&](size_t i) {
     skipped_before(i);
     const task& t = tasks[i];
     const litmus::expectation& e = *t.e;
