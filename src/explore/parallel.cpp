@@ -344,7 +344,7 @@ bool coordinator::pump(int timeout_ms) {
     if (!wire::receive(c.fd, &c.in, true)) {
       ::close(c.fd);
       c.fd = -1;
-      if (c.busy) {
+      if (c.busy && !c.stopped) {  // after the stop, a busy worker just goes
         died_ = true;
         death_ = c.shard ? "a worker of shard " + std::to_string(c.shard) + " went away mid-unit"
                          : "a worker process died mid-unit";

@@ -3,11 +3,13 @@
 # processes (--jobs), or by shards that meet at shard 0 (--shard, --coordinator) and whose
 # reports --merge combines, explores exactly what one process does: the same executions,
 # verdict and exhaustiveness (a violation: the same kind and preemptions; its token replays).
-# Usage: explore_parallel_test.sh jobs|shards GUPFAST WORKDIR
+# Usage: explore_parallel_test.sh jobs|shards GUPFAST WORKDIR [small]
+# (small: the smaller searches only, for the sanitizer builds)
 set -u
 what=$1
 gupfast=$2
 dir=$3
+small=${4:-}
 mkdir -p "$dir" && cd "$dir" || exit 1
 fail=0
 field() { sed -n "s/^  \"$2\": \\(.*\\),\$/\\1/p" "$1"; }
@@ -49,10 +51,13 @@ check() {
   fi
   echo "ok   $name: $en executions, exhaustive=$xn${kn:+, $kn with $pn preemptions}"
 }
-check wp-seq wp-seq --strategy rcu --tlb ipi
-check folio-recheck folio-recheck --strategy seqcount --tlb ipi
-check thp-split-collapse thp-split-collapse --strategy ipi
 check pae-torn pae-torn --strategy seqcount
 check pte-recheck-mutant pte-recheck --unsafe no-pte-recheck
-check pmd-recheck-mutants pmd-recheck --unsafe no-pmd-recheck,no-collapse-sync
+check table-sync table-sync --strategy ipi
+if [ -z "$small" ]; then
+  check wp-seq wp-seq --strategy rcu --tlb ipi
+  check folio-recheck folio-recheck --strategy seqcount --tlb ipi
+  check thp-split-collapse thp-split-collapse --strategy ipi
+  check pmd-recheck-mutants pmd-recheck --unsafe no-pmd-recheck,no-collapse-sync
+fi
 exit $fail
