@@ -394,14 +394,9 @@ bool coordinator::everyone_joined() const {
 void coordinator::report_progress() {
   if (!o_.on_progress || since(last_progress_) < 0.1) return;
   last_progress_ = clock_type::now();
-  progress p;
-  p.executions = v_.executions;
-  p.cut = v_.cut;
-  p.bound = bound_;
-  p.seconds = since(t0_);
-  p.workers = 0;
-  for (const conn& c : conns_) p.workers += c.busy;
-  o_.on_progress(p);
+  int busy = 0;
+  for (const conn& c : conns_) busy += c.busy;
+  o_.on_progress(progress{v_.executions, v_.cut, bound_, since(t0_), busy});
 }
 
 result coordinator::run() {

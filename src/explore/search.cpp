@@ -154,12 +154,7 @@ result run_dfs(const program& prog, const options& o, clock_type::time_point t0)
       }
       if (o.on_progress && (r.executions & 63) == 0 && since(last_progress) > 0.1) {
         last_progress = clock_type::now();
-        progress p;
-        p.executions = r.executions;
-        p.cut = r.cut;
-        p.bound = b;
-        p.seconds = since(t0);
-        o.on_progress(p);
+        o.on_progress(progress{r.executions, r.cut, b, since(t0), 1});
       }
       if (o.time_limit_s > 0 && since(t0) > o.time_limit_s) break;
       if (o.max_executions && r.executions >= o.max_executions) break;

@@ -15,7 +15,9 @@ GUPFAST_NS_BEGIN
 namespace {
 
 GUPFAST_WORLD sync::atomic<uint64_t> g_next_ctx_id{1};
-constexpr unsigned long MMAP_BASE = 0x7f0000000000ul;  // addr == 0 picks below this
+// addr == 0 picks below this: the top 1/128 of the user half stays free (0x7f0000000000 on
+// x86-64's geometry).
+unsigned long mmap_base() { return (TASK_SIZE + PAGE_SIZE) / 128 * 127; }
 constexpr unsigned long MMAP_MIN_ADDR = 0x10000ul;
 
 bool range_ok(unsigned long addr, unsigned long len) {
@@ -173,12 +175,12 @@ long vm_mmap(mm_struct* mm, unsigned long addr, unsigned long len, int prot, int
       return -EEXIST;
     }
   } else {
-    // Top-down search for a gap below MMAP_BASE.
-    if (len > MMAP_BASE - MMAP_MIN_ADDR) {
+    // Top-down search for a gap below mmap_base().
+    if (len > mmap_base() - MMAP_MIN_ADDR) {
       mm->mmap_lock.up_write();
       return -ENOMEM;
     }
-    unsigned long cand = MMAP_BASE - len;
+    unsigned long cand = mmap_base() - len;
     for (;;) {
       vm_area_struct* v = find_vma(mm, cand);
       if (!v || v->vm_start >= cand + len) break;
