@@ -56,11 +56,12 @@ long op_gup(gup_call how, mm_struct* mm, unsigned long start, long npages, unsig
   return n;
 }
 
-void op_release(held_pages* h) {
+void op_release(held_pages* h, bool make_dirty) {
   for (page* p : h->pages) {
     oracle_gup_release(p, h->pin);
     if (h->pin) {
-      unpin_user_page(p);  // gup_put_folio tells the oracle
+      // ops.h says when to mark them dirty; gup_put_folio tells the oracle.
+      unpin_user_pages_dirty_lock(&p, 1, make_dirty && h->dma_written);
     } else {
       page_table_check_gup_put(page_folio(p), 1);  // put_page does not: a plain reference
       put_page(p);
@@ -68,10 +69,12 @@ void op_release(held_pages* h) {
   }
   h->pages.clear();
   h->epochs.clear();
+  h->dma_written = false;
 }
 
 void op_dma_write(held_pages* h, unsigned slot, uint64_t value) {
   unsigned off = (slot % DMA_SLOTS) * 8;
+  h->dma_written = true;
   for (size_t i = 0; i < h->pages.size(); i++) {
     page* p = h->pages[i];
     unsigned long addr = h->start + i * PAGE_SIZE;

@@ -29,6 +29,7 @@ struct held_pages {
   std::vector<page*> pages;
   std::vector<uint64_t> epochs;  // each frame's incarnation when GUP returned it
   uint64_t since = 0;            // oracle tick at the start of the GUP call that took them
+  bool dma_written = false;      // a device wrote them (op_release may mark them dirty)
   bool empty() const { return pages.empty(); }
 };
 
@@ -37,7 +38,11 @@ struct held_pages {
 // appended to *out (out->mm/start are set if it was empty). Returns GUP's return value.
 long op_gup(gup_call how, mm_struct* mm, unsigned long start, long npages, unsigned gup_flags, held_pages* out);
 // Unpin (pin) or put_page (get) every held page; *h is emptied.
-void op_release(held_pages* h);
+// Release what h holds. make_dirty: a pin whose pages a device wrote is released with
+// unpin_user_pages_dirty_lock(make_dirty), as pin_user_pages.rst asks of drivers (the stress
+// workload's); else unpin_user_page, as io_uring's unregister does (the litmus `unpin`),
+// which is safe only because reclaim never unmaps a pinned page ([PIN-MB] / [SHARE-MB]).
+void op_release(held_pages* h, bool make_dirty = false);
 
 // The device writes the 8-byte word `value` at byte 8 * slot of every held page (through
 // the page, not the process's page tables), then expects the process to read it back at

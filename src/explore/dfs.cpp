@@ -117,11 +117,13 @@ void dfs_driver::begin_execution(bool keep_prefix) {
     replay_steps_ = 0;
     sleep_ = 0;
     preemptions_ = 0;
+    stale_ = 0;
   } else {
     const node& n = stack_[replay_ - 1];
     replay_steps_ = n.step;
     sleep_ = n.sleep_all;
     preemptions_ = n.preemptions;
+    stale_ = n.stale;
   }
   if (events_.empty()) {
     for (auto& t : task_last_) t = NONE;
@@ -137,7 +139,7 @@ int dfs_driver::choose(const decision& d) {
   size_t k = static_cast<size_t>(d.depth);
   if (k < replay_) {
     node& n = stack_[k];
-    if (n.enabled != d.enabled || n.last != d.last || n.step != d.step)
+    if (n.value || n.enabled != d.enabled || n.last != d.last || n.step != d.step)
       throw std::runtime_error("explore: the program does not behave the same when run again (decision " +
                                std::to_string(k) + "): its threads must depend only on the schedule");
     return n.chosen;
@@ -147,6 +149,7 @@ int dfs_driver::choose(const decision& d) {
   n.last = d.last;
   n.last_enabled = d.last_enabled;
   n.preemptions = preemptions_;
+  n.stale = n.stale_at = stale_;
   n.sleep_all = sleep_;
   n.sleep = sleep_ & d.enabled;
   n.step = d.step;
@@ -181,7 +184,7 @@ int dfs_driver::choose(const decision& d) {
   }
   if (pick < 0) {  // every runnable task is asleep here, or over the bound: redundant
     for (task_mask m = cand; m; m &= m - 1)
-      if (!within(n, lowest(m))) cut_ = true;
+      if (!within(n, lowest(m))) note_cut(n);
     final_state();
     return -1;
   }
@@ -195,7 +198,45 @@ int dfs_driver::choose(const decision& d) {
   return pick;
 }
 
+unsigned dfs_driver::choose_value(const value_decision& d) {
+  size_t k = static_cast<size_t>(d.depth);
+  if (k < replay_) {
+    node& n = stack_[k];
+    if (!n.value || n.enabled != d.candidates || n.step != d.step)
+      throw std::runtime_error("explore: the program does not behave the same when run again (decision " +
+                               std::to_string(k) + "): its loads must depend only on the schedule");
+    stale_ += n.chosen != 0;
+    return static_cast<unsigned>(n.chosen);
+  }
+  node n;
+  n.value = true;
+  n.enabled = d.candidates;
+  n.step = d.step;
+  n.sleep_all = pre_sleep_;
+  n.preemptions = pre_preemptions_;
+  n.stale = pre_stale_;
+  n.stale_at = stale_;
+  n.backtrack = d.candidates;  // full branching (advance() applies the bound)
+  int c = 0;
+  if (k < unit_.size()) {  // the unit's path: the choice is given, the node is the search's
+    c = unit_[k];
+    if (c >= 32 || !(d.candidates >> c & 1))
+      throw std::runtime_error("explore: a unit's path does not fit the program (decision " + std::to_string(k) + ")");
+    n.shared = true;
+  }
+  n.chosen = c;
+  n.done = bit(c);
+  for (task_mask m = d.candidates & ~bit(c); m; m &= m - 1)
+    if (!within(n, lowest(m))) note_cut(n);
+  stack_.push_back(n);
+  stale_ += c != 0;
+  return static_cast<unsigned>(c);
+}
+
 void dfs_driver::executed(const transition& t) {
+  pre_sleep_ = sleep_;
+  pre_preemptions_ = preemptions_;
+  pre_stale_ = stale_;
   if (t.preempted) preemptions_++;
   if (!cfg_.reduction) return;
   // ---- sleep sets (unbounded searches only) ----
@@ -205,7 +246,7 @@ void dfs_driver::executed(const transition& t) {
     task_mask ns = 0;
     for (task_mask m = s & ~bit(t.task); m; m &= m - 1) {
       int g = lowest(m);
-      if (!dependent(pending_footprint(g), *t.fp)) ns |= bit(g);
+      if (!dependent(pending_footprint(g), g, *t.fp, t.task)) ns |= bit(g);
     }
     sleep_ = ns;
   }
@@ -223,7 +264,7 @@ bool dfs_driver::advance() {
     }
     task_mask left = n.backtrack & n.enabled & ~n.done & ~n.sleep;
     for (task_mask m = left; m; m &= m - 1)
-      if (!within(n, lowest(m))) cut_ = true;
+      if (!within(n, lowest(m))) note_cut(n);
     for (int pass = 0; pass < 2; pass++)
       for (task_mask m = left; m; m &= m - 1) {
         int a = lowest(m);
@@ -291,7 +332,8 @@ int dfs_driver::node_at_step(uint64_t step) const {
     else
       hi = mid;
   }
-  return lo < stack_.size() && stack_[lo].step == step ? static_cast<int>(lo) : -1;
+  // The step's scheduling node comes first; a value node first means the step had none.
+  return lo < stack_.size() && stack_[lo].step == step && !stack_[lo].value ? static_cast<int>(lo) : -1;
 }
 
 void dfs_driver::add_backtrack(uint64_t i, int q) {
@@ -311,7 +353,7 @@ void dfs_driver::add_backtrack(uint64_t i, int q) {
         if (within(n, a))
           fresh |= bit(a);
         else
-          cut_ = true;
+          note_cut(n);
       }
       n.backtrack |= add;
       if (fresh) additions_.push_back({path_to(static_cast<size_t>(ni)), fresh});
@@ -336,12 +378,15 @@ long dfs_driver::latest_race(const footprint& fp, int q) const {
     if (i > best && events_[static_cast<size_t>(i)].task != q && !happens_before(static_cast<uint64_t>(i), q))
       best = i;
   };
-  task_mask others = program_tasks() & ~bit(q);
+  // A CPU's thread and its own flush task never race (explore/scheduler.h, flush_partners):
+  // what they share is ordered (a store before its flush, a flush before a drain), and
+  // their memory accesses commute.
+  task_mask others = program_tasks() & ~bit(q) & ~flush_partners(q);
   if (fp.everything) {
     for (task_mask m = others; m; m &= m - 1) consider(task_last_[lowest(m)]);
     return best;
   }
-  for (int a = 0; a < fp.n; a++) for_conflicts(fp.a[a], others, consider);
+  for (int a = 0; a < fp.n; a++) for_conflicts(fp.a[a], others, flush_partners(q), consider);
   for (task_mask m = others; m; m &= m - 1) {
     consider(last_all_[lowest(m)]);  // a transition that touched every word
     if (fp.any_write) consider(last_write_[lowest(m)]);
@@ -350,8 +395,9 @@ long dfs_driver::latest_race(const footprint& fp, int q) const {
 }
 
 template <class F>
-void dfs_driver::for_conflicts(const access& a, task_mask others, F&& f) const {
+void dfs_driver::for_conflicts(const access& a, task_mask others, task_mask partners, F&& f) const {
   uint8_t mode = a.mode;
+  if (!a.own) others &= ~partners;  // a memory word: not with the CPU's own flushes (access::own)
   auto conflicts = [mode](uint8_t theirs) {
     return !(mode == ACC_READ && theirs == ACC_READ) && !(mode == ACC_ADD && theirs == ACC_ADD);
   };
@@ -394,7 +440,7 @@ void dfs_driver::detect_races() {
     if (full) {
       long i = latest_race(fp, q);
       if (i >= 0) add_backtrack(static_cast<uint64_t>(i), q);
-    } else if (dependent(prev_fp_, fp) && !happens_before(li, q)) {
+    } else if (dependent(prev_fp_, last_task, fp, q) && !happens_before(li, q)) {
       add_backtrack(li, q);
     }
   }
@@ -418,6 +464,7 @@ void dfs_driver::record(const transition& t) {
       if (c[r] > e.clock[r]) e.clock[r] = c[r];
   };
   task_mask others = program_tasks() & ~bit(p);
+  task_mask partners = flush_partners(p);
   uint32_t word_of[footprint::MAX];  // each single-word access's history, looked up once
   if (fp.everything) {
     for (task_mask m = others; m; m &= m - 1) join(task_last_[lowest(m)]);
@@ -425,14 +472,15 @@ void dfs_driver::record(const transition& t) {
     for (int a = 0; a < fp.n; a++) {
       const access& acc = fp.a[a];
       if (acc.nwords > 1) {
-        for_conflicts(acc, others, join);
+        for_conflicts(acc, others, partners, join);
         continue;
       }
       uint32_t w = word_of[a] = word_index(acc.word);
       const word_hist& h = words_[w];
+      task_mask with = acc.own ? others : others & ~partners;
       for (int half = 0; half < 2; half++) {
         if (!(acc.halves >> half & 1)) continue;
-        for (task_mask m = others; m; m &= m - 1) {
+        for (task_mask m = with; m; m &= m - 1) {
           const int32_t* l = h.last[half][lowest(m)];
           if (acc.mode != ACC_READ) join(l[0]);
           join(l[1]);
@@ -442,7 +490,7 @@ void dfs_driver::record(const transition& t) {
       if (!ranges_.empty()) {
         access one = acc;
         for (const range_event& r : ranges_)
-          if ((others >> r.task & 1) && r.lo <= one.word && one.word < r.hi &&
+          if ((with >> r.task & 1) && r.lo <= one.word && one.word < r.hi &&
               !(one.mode == ACC_READ && r.mode == ACC_READ) && !(one.mode == ACC_ADD && r.mode == ACC_ADD))
             join(static_cast<int32_t>(r.event));
       }

@@ -23,6 +23,7 @@ extern int g_reduction_parts;  // tests: 1 sleep sets only, 2 DPOR only, 3 both 
 
 struct dfs_config {
   int bound = 2;           // preemptions per execution (< 0: none)
+  int stale_bound = 0;     // loads per execution that read a store other than the newest (< 0: none)
   bool reduction = true;   // DPOR + sleep sets; false: every alternative within the bound
   bool sleep_sets = true;  // with reduction and no bound (a parallel search has none: they make
                            // the explored tree depend on the order it is explored in)
@@ -42,6 +43,9 @@ class dfs_driver final : public driver {
   // unit: the subtree below these choices (empty: the whole search).
   explicit dfs_driver(const dfs_config& cfg, std::vector<uint8_t> unit = {}) : cfg_(cfg), unit_(std::move(unit)) {}
   int choose(const decision& d) override;
+  // Which store a load reads: every candidate within the stale-read bound is explored (no
+  // reduction among them; the footprint of the load is the same whichever it reads).
+  unsigned choose_value(const value_decision& d) override;
   void executed(const transition& t) override;
   uint64_t replayed_steps() const override { return replay_steps_; }
   // Before each execution: roll the DPOR state back to the prefix this execution repeats,
@@ -58,8 +62,10 @@ class dfs_driver final : public driver {
   // *shared_nodes gets each newly shared node with the alternatives taken there (explored,
   // being explored, or left to this driver). Empty: nothing to give.
   std::vector<std::vector<uint8_t>> donate(std::vector<node_addition>* shared_nodes);
-  // The bound kept some alternative out: a larger bound would explore more.
+  // The preemption bound (the stale-read bound) kept some alternative out: a larger bound
+  // would explore more.
   bool bound_cut() const { return cut_; }
+  bool stale_cut() const { return stale_cut_; }
   // The execution reached its last state (every thread returned, or none can run): the races
   // of the fibers' next transitions there.
   void final_state() override {
@@ -67,8 +73,11 @@ class dfs_driver final : public driver {
   }
 
  private:
+  // A decision: which task runs the step (a scheduling node), or which store a load of the
+  // step reads (a value node: its alternatives are candidate indices, 0 the newest store).
+  // Nodes are in step order; a step's scheduling node comes before its value nodes.
   struct node {
-    task_mask enabled = 0;
+    task_mask enabled = 0;    // value node: the candidates
     task_mask done = 0;       // alternatives taken here so far (the current one included)
     task_mask sleep = 0;      // asleep in the state before this decision (enabled ones)
     task_mask sleep_all = 0;  // the whole sleep set there (restored when replaying to here)
@@ -76,14 +85,26 @@ class dfs_driver final : public driver {
     int chosen = -1;
     int last = -1;
     bool last_enabled = false;
-    int preemptions = 0;  // before this decision
-    uint64_t step = 0;    // the transition it chose
+    int preemptions = 0;  // before this decision's step
+    int stale = 0;        // stale reads before this decision's step
+    int stale_at = 0;     // value node: stale reads before this decision
+    uint64_t step = 0;    // the transition it chose (value node: the transition of the load)
     bool shared = false;  // its alternatives are the search's, not this driver's (a unit's path)
+    bool value = false;
   };
   std::vector<uint8_t> path_to(size_t depth) const;
-  // Cost in preemptions of running task a at node n.
-  static int cost(const node& n, int a) { return a != n.last && n.last_enabled ? 1 : 0; }
-  bool within(const node& n, int a) const { return cfg_.bound < 0 || n.preemptions + cost(n, a) <= cfg_.bound; }
+  // Cost of alternative a at node n: in preemptions (running task a; a flush costs none), or
+  // in stale reads (reading the a-th newest store).
+  static int cost(const node& n, int a) {
+    if (n.value) return a != 0 ? 1 : 0;
+    return a != n.last && n.last_enabled && !is_flush_task(a) ? 1 : 0;
+  }
+  bool within(const node& n, int a) const {
+    if (n.value) return cfg_.stale_bound < 0 || n.stale_at + cost(n, a) <= cfg_.stale_bound;
+    return cfg_.bound < 0 || n.preemptions + cost(n, a) <= cfg_.bound;
+  }
+  // An alternative the bound keeps out.
+  void note_cut(const node& n) { (n.value ? stale_cut_ : cut_) = true; }
   bool bounded() const { return cfg_.bound >= 0; }
 
   // ---- DPOR ----
@@ -117,7 +138,7 @@ class dfs_driver final : public driver {
   // Call f(event index) for every earlier event of another task than q that access a (of
   // mode `mode`) does not commute with.
   template <class F>
-  void for_conflicts(const access& a, task_mask others, F&& f) const;
+  void for_conflicts(const access& a, task_mask others, task_mask partners, F&& f) const;
   uint32_t word_index(uintptr_t word);
   int32_t* hist_slot(uint32_t w, int half, int task, int mode) { return &words_[w].last[half][task][mode]; }
   void truncate_events(uint64_t n);
@@ -137,9 +158,14 @@ class dfs_driver final : public driver {
   size_t replay_ = 0;
   uint64_t replay_steps_ = 0;
   bool cut_ = false;
+  bool stale_cut_ = false;
   // live, per execution
   task_mask sleep_ = 0;
   int preemptions_ = 0;
+  int stale_ = 0;
+  // the state before the step being executed (what its value nodes restore)
+  task_mask pre_sleep_ = 0;
+  int pre_preemptions_ = 0, pre_stale_ = 0;
   std::vector<event> events_;
   std::vector<undo> undo_;
   std::vector<range_event> ranges_;

@@ -38,7 +38,19 @@ void footprint::add_range(const void* addr, unsigned bytes, uint8_t mode) {
   push(*this, access{reinterpret_cast<uintptr_t>(addr), 3, mode, static_cast<uint16_t>(bytes / 8)});
 }
 
-bool dependent(const footprint& x, const footprint& y) {
+void footprint::add_own(const void* word, uint8_t mode) {
+  access a;
+  a.word = reinterpret_cast<uintptr_t>(word);
+  a.halves = 3;
+  a.mode = mode;
+  a.own = true;
+  push(*this, a);
+}
+
+bool dependent(const footprint& x, int tx, const footprint& y, int ty) {
+  // A CPU's thread and its own flush task commute where both can run (explore/scheduler.h);
+  // the order between them that matters is happens-before's (dfs.cpp, record), not a race.
+  if (flush_partners(tx) >> ty & 1) return false;
   auto writes = [](const footprint& f) {
     for (int i = 0; i < f.n; i++)
       if (f.a[i].mode != ACC_READ) return true;

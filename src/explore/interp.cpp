@@ -238,6 +238,7 @@ std::string run_config::describe() const {
   if (strategy == "seqcount" && seq_scope != "table") s += " seq-scope=" + seq_scope;
   if (nodes != 1) s += fmt::format(" nodes={}", nodes);
   if (pt_reclaim) s += " pt-reclaim=on";
+  if (memory != "sc") s += " memory=" + memory;
   return s;
 }
 
@@ -293,6 +294,8 @@ run_result run_litmus(const file& file_in, const run_config& cfg, const search_c
   ex::options o;
   o.mode = search.mode == "random" ? ex::mode::random : search.mode == "pct" ? ex::mode::pct : ex::mode::dfs;
   o.bound = search.bound;
+  o.memory = gupfast::memory::parse_model(cfg.memory).value_or(gupfast::memory::model::sc);
+  o.stale_bound = search.stale_bound;
   o.iterative = search.iterative;
   o.runs = search.runs;
   o.seed = search.seed;
@@ -304,7 +307,7 @@ run_result run_litmus(const file& file_in, const run_config& cfg, const search_c
   o.connect_timeout_s = search.connect_timeout_s;
   if (search.on_progress)
     o.on_progress = [cb = search.on_progress](const ex::progress& p) {
-      cb(p.executions, p.cut, p.bound, p.seconds, p.workers);
+      cb(p.executions, p.cut, p.bound, p.stale, p.seconds, p.workers);
     };
   if (search.max_steps) o.max_steps = search.max_steps;
   o.replay = search.replay;
@@ -324,6 +327,7 @@ run_result run_litmus(const file& file_in, const run_config& cfg, const search_c
   out.max_steps = o.max_steps;
   out.exhaustive = res.exhaustive;
   out.bound_reached = res.bound_reached;
+  out.stale_reached = res.stale_reached;
   out.seconds = res.seconds;
   if (res.found) {
     violation_report v;
@@ -331,8 +335,9 @@ run_result run_litmus(const file& file_in, const run_config& cfg, const search_c
     v.message = res.found->message;
     v.replay = res.found->replay;
     v.preemptions = res.found->preemptions;
+    v.stale_reads = res.found->stale_reads;
     for (const ex::step& s : res.found->trace) {
-      trace_step t{s.tid, 0, s.what, s.op, s.addr, s.value, s.note, s.preemption};
+      trace_step t{s.tid, 0, s.what, s.op, s.addr, s.value, s.note, s.preemption, s.stale};
       int tid;
       parse_note(f, s.note, &tid, &t.line);
       v.trace.push_back(std::move(t));

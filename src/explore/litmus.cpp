@@ -256,7 +256,7 @@ struct line_parser {
   }
 };
 
-// `search bound=N max-steps=N max-executions=N time-limit=SECONDS`
+// `search bound=N stale-bound=N max-steps=N max-executions=N time-limit=SECONDS`
 std::string parse_search_words(const std::vector<std::string_view>& w, search_settings* s) {
   for (size_t i = 1; i < w.size(); i++) {
     size_t eq = w[i].find('=');
@@ -264,11 +264,13 @@ std::string parse_search_words(const std::vector<std::string_view>& w, search_se
     std::string_view key = w[i].substr(0, eq), v = w[i].substr(eq + 1);
     auto n = parse_dec(v);
     if (key == "bound" && n && *n >= 0 && *n <= 10) s->bound = static_cast<int>(*n);
+    else if (key == "stale-bound" && n && *n >= 0 && *n <= 10) s->stale_bound = static_cast<int>(*n);
     else if (key == "max-steps" && n && *n > 0) s->max_steps = static_cast<uint64_t>(*n);
     else if (key == "max-executions" && n && *n > 0) s->max_executions = static_cast<uint64_t>(*n);
     else if (key == "time-limit" && n && *n > 0) s->time_limit = static_cast<double>(*n);
-    else if (key != "bound" && key != "max-steps" && key != "max-executions" && key != "time-limit")
-      return fmt::format("unknown setting '{}' (bound, max-steps, max-executions, time-limit)", key);
+    else if (key != "bound" && key != "stale-bound" && key != "max-steps" && key != "max-executions" &&
+             key != "time-limit")
+      return fmt::format("unknown setting '{}' (bound, stale-bound, max-steps, max-executions, time-limit)", key);
     else return fmt::format("{}: '{}' is not a valid value", key, v);
   }
   return {};
@@ -330,9 +332,12 @@ std::string parse_machine_words(std::string_view words, machine_settings* s) {
     } else if (key == "geometry") {
       if (!parse_geometry(v)) return fmt::format("geometry: '{}' is not one of x86-64,small", v);
       s->geometry = val;
+    } else if (key == "memory") {
+      if (v != "sc" && v != "tso" && v != "weak") return fmt::format("memory: '{}' is not one of sc,tso,weak", v);
+      s->memory = val;
     } else {
-      return fmt::format("unknown machine setting '{}' (strategy, tlb, pte, seq-scope, nodes, pt-reclaim, geometry)",
-                         key);
+      return fmt::format(
+          "unknown machine setting '{}' (strategy, tlb, pte, seq-scope, nodes, pt-reclaim, geometry, memory)", key);
     }
   }
   return {};

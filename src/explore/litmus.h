@@ -68,6 +68,7 @@ struct machine_settings {
   std::optional<bool> pt_reclaim;
   std::optional<int> nodes;
   std::optional<std::string> geometry;  // x86-64 | small (the explorer's default)
+  std::optional<std::string> memory;    // sc | tso | weak (memory/memory_model.h; default sc)
 };
 
 // `search` settings: bounds for a scenario that needs them (command-line options win).
@@ -76,6 +77,7 @@ struct search_settings {
   std::optional<uint64_t> max_steps;
   std::optional<double> time_limit;
   std::optional<uint64_t> max_executions;
+  std::optional<int> stale_bound;  // weak memory: stale reads per execution
 };
 
 // `expect KIND[|KIND...] [with MUTANT[,MUTANT...]] [on KEY=V[,V...] ...]`: under the

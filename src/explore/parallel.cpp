@@ -41,17 +41,18 @@ int lowest(task_mask m) { return __builtin_ctz(m); }
 // The search's verdict, as the coordinator tells every worker at the end.
 struct verdict {
   bool exhaustive = false;
-  int bound_reached = 0;
+  int bound_reached = 0, stale_reached = 0;
   uint64_t executions = 0, cut = 0;
   bool found = false;
   std::string kind, message, token;
-  int preemptions = 0;
+  int preemptions = 0, stale_reads = 0;
 };
 
 wire::writer stop_message(const verdict& v) {
   wire::writer w(msg::stop);
   w.u(v.exhaustive).u(static_cast<uint64_t>(v.bound_reached)).u(v.executions).u(v.cut).u(v.found);
   w.s(v.kind).s(v.message).s(v.token).u(static_cast<uint64_t>(v.preemptions));
+  w.u(static_cast<uint64_t>(static_cast<int64_t>(v.stale_reached))).u(static_cast<uint64_t>(v.stale_reads));
   return w;
 }
 
@@ -66,6 +67,8 @@ verdict read_stop(wire::reader& r) {
   v.message = r.s();
   v.token = r.s();
   v.preemptions = static_cast<int>(r.u());
+  v.stale_reached = static_cast<int>(static_cast<int64_t>(r.u()));
+  v.stale_reads = static_cast<int>(r.u());
   return v;
 }
 
@@ -75,10 +78,11 @@ struct worker_totals {
 };
 
 // Explore one unit. Returns false if the coordinator stopped the search meanwhile (*stopped).
-bool run_unit(const program& prog, const options& o, int fd, wire::inbox& in, int bound, std::vector<uint8_t> path,
-              worker_totals* tot, verdict* stopped, bool* got_stop) {
+bool run_unit(const program& prog, const options& o, int fd, wire::inbox& in, int bound, int stale,
+              std::vector<uint8_t> path, worker_totals* tot, verdict* stopped, bool* got_stop) {
   dfs_config cfg;
   cfg.bound = bound;
+  cfg.stale_bound = stale;
   cfg.reduction = o.reduction;
   cfg.sleep_sets = false;  // the explored tree must not depend on who explores what when
   cfg.split_depth = o.split_depth;
@@ -88,7 +92,7 @@ bool run_unit(const program& prog, const options& o, int fd, wire::inbox& in, in
   tot->units++;
   for (;;) {
     drv.begin_execution(prog.snapshot);
-    outcome out = run_execution(prog, drv, o.seed, o.max_steps);
+    outcome out = run_execution(prog, drv, o.seed, o.max_steps, false, o.memory);
     execs++;
     tot->executions++;
     if (out.kind == outcome::cut) {
@@ -104,7 +108,8 @@ bool run_unit(const program& prog, const options& o, int fd, wire::inbox& in, in
     }
     if (out.v) {
       wire::writer w(msg::violation);
-      w.s(out.v->kind).s(out.v->message).s(encode_token({o.seed, out.choices})).u(static_cast<uint64_t>(out.preemptions));
+      w.s(out.v->kind).s(out.v->message).s(encode_token({o.seed, out.choices, static_cast<uint8_t>(o.memory)}));
+      w.u(static_cast<uint64_t>(out.preemptions)).u(static_cast<uint64_t>(out.stale));
       w.u(execs).u(cut).send(fd);
       return true;
     }
@@ -140,7 +145,7 @@ bool run_unit(const program& prog, const options& o, int fd, wire::inbox& in, in
       last_report = clock_type::now();
     }
   }
-  wire::writer(msg::done).u(execs).u(cut).u(drv.bound_cut()).send(fd);
+  wire::writer(msg::done).u(execs).u(cut).u(drv.bound_cut()).u(drv.stale_cut()).send(fd);
   return true;
 }
 
@@ -158,9 +163,10 @@ void worker_loop(const program& prog, const options& o, int fd, worker_totals* t
     }
     if (m->first != msg::unit) continue;
     int bound = static_cast<int>(static_cast<int64_t>(r.u()));
+    int stale = static_cast<int>(static_cast<int64_t>(r.u()));
     std::vector<uint8_t> path = r.path();
     bool got_stop = false;
-    run_unit(prog, o, fd, in, bound, std::move(path), tot, v, &got_stop);
+    run_unit(prog, o, fd, in, bound, stale, std::move(path), tot, v, &got_stop);
     if (got_stop) return;
   }
 }
@@ -213,9 +219,10 @@ class coordinator {
   std::vector<shard_tally> tallies_;
   // the current bound's search
   int bound_ = 0;
+  int stale_ = 0;  // and its stale-read bound (weak memory)
   std::deque<std::vector<uint8_t>> queue_;
   std::unordered_map<std::string, task_mask> shared_;  // a shared node's path -> alternatives handed out
-  bool bound_cut_ = false;
+  bool bound_cut_ = false, stale_cut_ = false;
   verdict v_;
   bool died_ = false;
   std::string death_;
@@ -290,23 +297,26 @@ void coordinator::handle(conn& c, msg type, const std::vector<uint8_t>& payload)
       t.executions += e;
       v_.cut += r.u();
       bound_cut_ |= r.u() != 0;
+      stale_cut_ |= r.u() != 0;
       c.busy = c.asked = c.dry = false;
       break;
     }
     case msg::violation: {
       std::string kind = r.s(), message = r.s(), token = r.s();
       int pre = static_cast<int>(r.u());
+      int stale = static_cast<int>(r.u());
       uint64_t e = r.u();
       v_.executions += e;
       t.executions += e;
       v_.cut += r.u();
       c.busy = c.asked = false;
-      if (!v_.found || pre < v_.preemptions) {
+      if (!v_.found || std::pair(stale, pre) < std::pair(v_.stale_reads, v_.preemptions)) {
         v_.found = true;
         v_.kind = kind;
         v_.message = message;
         v_.token = token;
         v_.preemptions = pre;
+        v_.stale_reads = stale;
       }
       break;
     }
@@ -363,7 +373,11 @@ void coordinator::dispatch() {
     if (c.fd < 0 || !c.joined || c.busy) continue;
     std::vector<uint8_t> u = std::move(queue_.back());
     queue_.pop_back();
-    wire::writer(msg::unit).u(static_cast<uint64_t>(static_cast<int64_t>(bound_))).path(u).send(c.fd);
+    wire::writer(msg::unit)
+        .u(static_cast<uint64_t>(static_cast<int64_t>(bound_)))
+        .u(static_cast<uint64_t>(static_cast<int64_t>(stale_)))
+        .path(u)
+        .send(c.fd);
     c.busy = true;
     c.dry = false;
     tallies_[static_cast<size_t>(c.shard)].units++;
@@ -396,37 +410,55 @@ void coordinator::report_progress() {
   last_progress_ = clock_type::now();
   int busy = 0;
   for (const conn& c : conns_) busy += c.busy;
-  o_.on_progress(progress{v_.executions, v_.cut, bound_, since(t0_), busy});
+  o_.on_progress(progress{v_.executions, v_.cut, bound_, stale_, since(t0_), busy});
 }
 
 result coordinator::run() {
   bool stopped = false;  // a budget ran out
+  // Iterative deepening as run_dfs does it: stale reads outside, preemptions inside.
+  int stale_to = o_.memory == memory::model::weak ? o_.stale_bound : 0;
+  int stale_from = (o_.iterative && stale_to >= 0) ? 0 : stale_to;
   int from = (o_.iterative && o_.bound >= 0) ? 0 : o_.bound;
-  for (int b = from; b <= o_.bound || (o_.bound < 0 && b == from); b++) {
-    bound_ = b;
-    v_.bound_reached = b;
-    queue_.clear();
-    shared_.clear();
-    bound_cut_ = false;
-    queue_.push_back({});
-    for (;;) {
-      dispatch();
-      bool busy = false;
-      for (const conn& c : conns_) busy |= c.busy;
-      if (!busy && queue_.empty()) break;
-      if (!pump(100)) break;
-      report_progress();
-      if (v_.found) break;
-      if ((o_.time_limit_s > 0 && since(t0_) > o_.time_limit_s) ||
-          (o_.max_executions && v_.executions >= o_.max_executions)) {
-        stopped = true;
+  bool over = false;
+  for (int sb = stale_from; !over && (sb <= stale_to || (stale_to < 0 && sb == stale_from)); sb++) {
+    stale_ = sb;
+    v_.stale_reached = sb;
+    bool stale_cut = false;
+    for (int b = from; b <= o_.bound || (o_.bound < 0 && b == from); b++) {
+      bound_ = b;
+      v_.bound_reached = b;
+      queue_.clear();
+      shared_.clear();
+      bound_cut_ = stale_cut_ = false;
+      queue_.push_back({});
+      for (;;) {
+        dispatch();
+        bool busy = false;
+        for (const conn& c : conns_) busy |= c.busy;
+        if (!busy && queue_.empty()) break;
+        if (!pump(100)) break;
+        report_progress();
+        if (v_.found) break;
+        if ((o_.time_limit_s > 0 && since(t0_) > o_.time_limit_s) ||
+            (o_.max_executions && v_.executions >= o_.max_executions)) {
+          stopped = true;
+          break;
+        }
+      }
+      if (died_ || v_.found || stopped) {
+        over = true;
+        break;
+      }
+      stale_cut = stale_cut_;
+      if (b == o_.bound || o_.bound < 0 || !bound_cut_) {
+        v_.bound_reached = o_.bound;
         break;
       }
     }
-    if (died_ || v_.found || stopped) break;
-    if (b == o_.bound || o_.bound < 0 || !bound_cut_) {
+    if (over) break;
+    if (sb == stale_to || stale_to < 0 || !stale_cut) {
       v_.exhaustive = v_.cut == 0;
-      v_.bound_reached = o_.bound;
+      v_.stale_reached = stale_to;
       break;
     }
   }
@@ -458,6 +490,7 @@ result coordinator::run() {
   res.cut = v_.cut;
   res.exhaustive = v_.exhaustive && !died_;
   res.bound_reached = v_.bound_reached;
+  res.stale_reached = v_.stale_reached;
   res.units = tallies_[0].units;
   res.own_executions = tallies_[0].executions;
   res.workers = 0;
@@ -644,6 +677,7 @@ result explore_parallel(const program& prog, const options& o, clock_type::time_
   r.cut = v.cut;
   r.exhaustive = v.exhaustive;
   r.bound_reached = v.bound_reached;
+  r.stale_reached = v.stale_reached;
   r.workers = jobs;
   r.shares.push_back({o.shard_index, jobs, r.units, r.own_executions});
   if (v.found) {
@@ -652,6 +686,7 @@ result explore_parallel(const program& prog, const options& o, clock_type::time_
     x.message = v.message;
     x.replay = v.token;
     x.preemptions = v.preemptions;
+    x.stale_reads = v.stale_reads;
     r.found = x;
   }
   r.seconds = since(t0);

@@ -5,7 +5,7 @@ GUPFAST_NS_BEGIN
 namespace explore::detail {
 namespace {
 
-constexpr std::string_view PREFIX = "g1-";
+constexpr std::string_view PREFIX = "g1-", PREFIX2 = "g2-";
 constexpr char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 void put_varint(std::vector<uint8_t>& out, uint64_t v) {
@@ -44,6 +44,7 @@ int b64_value(char c) {
 std::string encode_token(const replay_data& d) {
   std::vector<uint8_t> bytes;
   put_varint(bytes, d.seed);
+  if (d.memory) put_varint(bytes, d.memory);
   put_varint(bytes, d.choices.size());
   for (size_t i = 0; i < d.choices.size();) {
     size_t j = i;
@@ -53,7 +54,7 @@ std::string encode_token(const replay_data& d) {
     i = j;
   }
   bytes.push_back(check_byte(bytes.data(), bytes.size()));
-  std::string s(PREFIX);
+  std::string s(d.memory ? PREFIX2 : PREFIX);
   uint32_t acc = 0;
   int nbits = 0;
   for (uint8_t b : bytes) {
@@ -73,7 +74,8 @@ std::optional<replay_data> decode_token(std::string_view token, std::string* err
     if (err) *err = std::string("bad replay token: ") + why;
     return std::nullopt;
   };
-  if (token.substr(0, PREFIX.size()) != PREFIX) return bad("it does not start with g1-");
+  bool v2 = token.substr(0, PREFIX2.size()) == PREFIX2;
+  if (!v2 && token.substr(0, PREFIX.size()) != PREFIX) return bad("it does not start with g1- or g2-");
   token.remove_prefix(PREFIX.size());
   std::vector<uint8_t> bytes;
   uint32_t acc = 0;
@@ -93,7 +95,14 @@ std::optional<replay_data> decode_token(std::string_view token, std::string* err
   replay_data d;
   size_t pos = 0;
   uint64_t n;
-  if (!get_varint(bytes, &pos, &d.seed) || !get_varint(bytes, &pos, &n)) return bad("truncated");
+  if (!get_varint(bytes, &pos, &d.seed)) return bad("truncated");
+  if (v2) {
+    uint64_t m;
+    if (!get_varint(bytes, &pos, &m)) return bad("truncated");
+    if (m == 0 || m > 2) return bad("unknown memory model");
+    d.memory = static_cast<uint8_t>(m);
+  }
+  if (!get_varint(bytes, &pos, &n)) return bad("truncated");
   if (n > (uint64_t{1} << 26)) return bad("too many decisions");
   while (d.choices.size() < n) {
     uint64_t fiber, run;

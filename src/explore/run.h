@@ -24,9 +24,10 @@ struct run_config {
   bool pt_reclaim = false;
   int nodes = 1;                    // NUMA nodes (machine_config::nodes)
   std::string geometry = "small";   // page-table geometry (pgtable/geometry.h)
+  std::string memory = "sc";        // memory model of the threads (memory/memory_model.h)
   uint32_t unsafe = 0;              // machine/config.h unsafe_step bits
   // "strategy=rcu tlb=broadcast pte=native geometry=small" (+ " seq-scope=mm", " nodes=2",
-  // " pt-reclaim=on" when not the defaults) for reports.
+  // " pt-reclaim=on", " memory=weak" when not the defaults) for reports.
   std::string describe() const;
 };
 
@@ -34,6 +35,7 @@ struct run_config {
 struct search_config {
   std::string mode = "dfs";  // dfs | random | pct
   int bound = 2;             // preemption bound (dfs)
+  int stale_bound = 2;       // weak memory: loads per execution that read an older store (dfs)
   bool iterative = true;     // dfs: bound 0, then 1, ... up to bound (fewest preemptions first)
   uint64_t runs = 10000;     // random / pct: executions
   uint64_t seed = 1;
@@ -43,7 +45,7 @@ struct search_config {
   std::string coordinator;    // shards: HOST:PORT of shard 0
   double connect_timeout_s = 300;
   // Called now and then while a search runs (explore::progress's fields).
-  std::function<void(uint64_t executions, uint64_t cut, int bound, double seconds, int workers)> on_progress;
+  std::function<void(uint64_t executions, uint64_t cut, int bound, int stale, double seconds, int workers)> on_progress;
   uint64_t max_steps = 0;     // per execution; 0: the explorer's default
   double time_limit_s = 0;    // 0: none
   uint64_t max_executions = 0;  // dfs; 0: none
@@ -61,6 +63,7 @@ struct trace_step {
   uint64_t value = 0;
   std::string note;       // the interpreter's annotation ("A:12 pin_fast 0x200000 1 write")
   int preemption = 0;     // > 0: this step preempted another thread (the count so far)
+  int stale = 0;          // > 0: this load read the stale-th store before the newest (weak memory)
 };
 
 struct violation_report {
@@ -68,6 +71,7 @@ struct violation_report {
   std::string message;
   std::string replay;     // token for search_config::replay
   int preemptions = 0;
+  int stale_reads = 0;    // weak memory: loads that read an older store
   std::vector<trace_step> trace;
 };
 
@@ -86,6 +90,7 @@ struct run_result {
   uint64_t max_steps = 0;    // that budget
   bool exhaustive = false;  // dfs: every execution within the bound was run
   int bound_reached = 0;
+  int stale_reached = 0;     // weak memory: the stale-read bound searched
   double seconds = 0;
   std::optional<violation_report> found;
 };

@@ -24,6 +24,7 @@ struct raw_step {
   op kind;
   uint8_t size;
   uint8_t preempted;
+  uint8_t stale;  // its load read the stale-th newest store (0: the newest)
   uint32_t note;
   const void* addr;
   uint64_t value;
@@ -37,6 +38,7 @@ struct log_entry {
   uint8_t task;
   uint8_t decision : 1;  // a choice among two or more tasks
   uint8_t preempted : 1;
+  uint32_t vpos;         // the value log's length when the step began
 };
 
 enum class relax_mode : uint8_t { stutter, progress, yield_any };
@@ -129,9 +131,13 @@ struct exec_state {
   int depth = 0;
   uint64_t write_epoch = 0;
   std::vector<lock_version> lock_versions;  // spinlock -> releases so far
-  // Schedule log (kept across executions) and how much of it this execution replays.
+  // Schedule log (kept across executions) and how much of it this execution replays; the
+  // value log: the store each load with a choice read (memory/weak.cpp), in order.
   std::vector<log_entry> log;
   uint64_t replay_until = 0;
+  std::vector<uint8_t> vlog;
+  uint32_t vpos = 0;
+  memory::model mem = memory::model::sc;
   // The trace, recorded only while tracing (a violation's report replays its execution so).
   bool tracing = false;
   uint32_t main_note = 0;
@@ -167,7 +173,10 @@ inline int cpu_index(int task) { return fiber_of(task) == RCU_TASK ? -1 : fiber_
 // ---- spin.cpp ----
 void prepare_relax(task_rec& f);
 void begin_iteration(task_rec& f, const sync::site& loc);
-bool relax_enabled(const task_rec& f);
+bool relax_enabled(const task_rec& f, int cpu);
+// The relax about to be taken ends an iteration: under a memory model, its reads of the
+// words it read go to the latest stores (memory::relax).
+void relax_reads(const task_rec& f);
 void relax_footprint(const task_rec& f, footprint& fp);
 void reset_task(task_rec& t, const pending_op& first);
 
@@ -188,6 +197,7 @@ void unwind_fibers();
 
 // ---- scheduler.cpp ----
 int decide();
+unsigned choose_value(uint32_t mask);
 // World code is about to run on this thread (setup, a thread's body, a handler): its
 // allocations are the world's if the program keeps its state there (program::snapshot).
 inline void world_code() { world::set_allocating(g_x.prog && g_x.prog->snapshot); }

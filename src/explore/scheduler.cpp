@@ -24,6 +24,7 @@
 #include <string>
 
 #include "explore/sched_state.h"
+#include "memory/tso.h"
 
 GUPFAST_NS_BEGIN
 namespace explore::detail {
@@ -35,13 +36,14 @@ namespace {
 
 // ---- enabledness and footprints ----------------------------------------------------------------
 bool op_ready(const task_rec& t, int task) {
-  if (t.p.kind == op::relax) return relax_enabled(t);
+  if (t.p.kind == op::relax) return relax_enabled(t, cpu_index(task));
   return sync::rt::op_enabled(t.p, cpu_index(task));
 }
 
 bool enabled(int task) {
   const fiber_rec& f = g_x.f[fiber_of(task)];
   if (!f.alive) return false;
+  if (is_flush_task(task)) return !memory::tso::empty(fiber_of(task));
   if (is_irq_task(task)) return f.in_irq ? op_ready(g_x.t[task], task) : sync::rt::ipi_deliverable(f.cpu);
   if (task < MAX_THREADS && (f.in_irq || sync::rt::ipi_deliverable(f.cpu))) return false;  // interrupted
   return op_ready(g_x.t[task], task);
@@ -68,6 +70,14 @@ void compute_footprint(int task, footprint& fp) {
   fp.clear();
   const fiber_rec& f = g_x.f[fiber_of(task)];
   if (!f.alive) return;
+  if (is_flush_task(task)) {  // the buffer, and the memory its oldest store goes to
+    int cpu = fiber_of(task);
+    if (memory::tso::empty(cpu)) return;
+    fp.add_own(memory::buffer_word(cpu), ACC_WRITE);
+    fp.add_own(memory::tso::flush_word(cpu), ACC_WRITE);
+    fp.add(memory::tso::front_addr(cpu), memory::tso::front_size(cpu), ACC_WRITE);
+    return;
+  }
   if (is_irq_task(task) && !f.in_irq) {
     // Taking a queued IPI. With none queued it has no next transition: sending one is what
     // makes it one, and the send is dependent with everything it could race with.
@@ -95,7 +105,12 @@ void trace_step(int c, bool pre) {
   r.task = static_cast<uint8_t>(c);
   r.preempted = pre;
   r.note = x.t[fiber_of(c) == RCU_TASK ? RCU_TASK : fiber_of(c)].note;
-  if (is_irq_task(c) && !f.in_irq) {
+  if (is_flush_task(c)) {
+    r.kind = op::flush;
+    r.addr = memory::tso::front_addr(fiber_of(c));
+    r.size = static_cast<uint8_t>(memory::tso::front_size(fiber_of(c)));
+    r.name = "store buffer";
+  } else if (is_irq_task(c) && !f.in_irq) {
     r.kind = op::ipi_run;
     r.addr = f.cpu->csd_queue;
     r.name = f.cpu->csd_queue->sender;
@@ -125,9 +140,23 @@ int replay_step() {
   x.out.preemptions += e.preempted;
   if (x.tracing) trace_step(c, e.preempted);
   x.out.steps++;
-  x.last = c;
-  x.chosen = c;
+  if (!is_flush_task(c)) {
+    x.last = c;
+    x.chosen = c;
+  }
   return c;
+}
+
+// A flush task's transition, which the scheduler performs itself: the CPU's oldest buffered
+// store reaches memory (a spinning task waiting for any write may go on).
+void run_flush(int task) {
+  exec_state& x = g_x;
+  const void* addr;
+  unsigned size;
+  uint64_t v;
+  memory::tso::flush(fiber_of(task), &addr, &size, &v);
+  x.write_epoch++;
+  if (x.tracing) x.steps.back().value = v;
 }
 
 // Run fn (world code) in direct mode on the explorer's stack as CPU 0; a violation or an
@@ -159,7 +188,11 @@ const footprint& pending_footprint(int task, uint64_t* version_out) {
   fp_cache& c = g_x.fpc[task];
   const void* csdq = f.cpu ? f.cpu->csd_queue : nullptr;
   int irq = f.cpu ? f.cpu->irq_disabled : 0;
-  uint64_t version = g_x.t[task].version;
+  // tso: a thread's footprint also depends on its CPU's buffer (store forwarding), which its
+  // flushes change.
+  uint64_t version = is_flush_task(task) ? memory::tso::front_gen(fiber_of(task)) : g_x.t[task].version;
+  if (memory::tso_active() && !is_flush_task(task) && fiber_of(task) < memory::tso::NR_BUFFERS)
+    version = version * 0x100000001b3ull + memory::tso::front_gen(fiber_of(task));
   if (!c.valid || c.version != version || c.csdq != csdq || c.irq != irq || c.in_irq != f.in_irq || !f.alive) {
     compute_footprint(task, c.fp);
     static uint64_t gens = 0;
@@ -178,10 +211,10 @@ bool task_enabled(int task) { return enabled(task); }
 bool task_alive(int task) { return g_x.f[fiber_of(task)].alive; }
 task_mask program_tasks() { return g_x.tasks; }
 
-// The decision at a scheduling point (or at the start of the threads phase). Returns the task
-// that executes the next transition, or PHASE_END when every thread has returned and nothing is
-// left to run.
-int decide() {
+namespace {
+
+// One step's decision (a flush task's included).
+int decide_one() {
   exec_state& x = g_x;
   if (x.out.steps < x.replay_until) return replay_step();
   task_mask en = enabled_set();
@@ -217,7 +250,7 @@ int decide() {
     x.out.choices.push_back(static_cast<uint8_t>(c));
     depth = x.depth++;
   }
-  bool pre = c != x.last && d.last_enabled;
+  bool pre = c != x.last && d.last_enabled && !is_flush_task(c);
   if (pre) x.out.preemptions++;
   transition t;
   t.step = x.out.steps;
@@ -227,22 +260,71 @@ int decide() {
   t.depth = depth;
   t.fp = &pending_footprint(c);
   x.drv->executed(t);
-  x.log.push_back({static_cast<uint8_t>(c), depth >= 0, pre});
+  x.log.push_back({static_cast<uint8_t>(c), depth >= 0, pre, x.vpos});
   if (x.tracing) trace_step(c, pre);
   x.out.steps++;
-  x.last = c;
-  x.chosen = c;
+  if (!is_flush_task(c)) {
+    x.last = c;
+    x.chosen = c;
+  }
   return c;
 }
 
-outcome run_execution(const program& prog, driver& drv, uint64_t seed, uint64_t max_steps, bool tracing) {
+}  // namespace
+
+// The decision at a scheduling point (or at the start of the threads phase). Returns the task
+// that executes the next transition, or PHASE_END when every thread has returned and nothing is
+// left to run. Flushes chosen on the way are performed here.
+int decide() {
+  for (;;) {
+    int c = decide_one();
+    if (c < 0 || !is_flush_task(c)) return c;
+    run_flush(c);
+  }
+}
+
+// The memory model asks which store a load reads (sync/model.h).
+unsigned choose_value(uint32_t mask) {
+  exec_state& x = g_x;
+  if ((mask & (mask - 1)) == 0) return static_cast<unsigned>(__builtin_ctz(mask));
+  unsigned k;
+  uint64_t s = x.out.steps - 1;  // the transition making the load
+  if (s < x.replay_until) {
+    k = x.vlog[x.vpos++];
+  } else {
+    value_decision d;
+    d.candidates = mask;
+    d.step = s;
+    d.depth = x.depth;
+    k = x.drv->choose_value(d);
+    if (k >= 32 || !(mask >> k & 1)) {
+      std::fprintf(stderr, "gupfast explore: the search chose store %u, which the load cannot read\n", k);
+      std::abort();
+    }
+    x.vlog.push_back(static_cast<uint8_t>(k));
+    x.vpos++;
+  }
+  x.out.choices.push_back(static_cast<uint8_t>(k));
+  x.depth++;
+  if (k) x.out.stale++;
+  if (x.tracing && !x.steps.empty()) x.steps.back().stale = static_cast<uint8_t>(k);
+  return k;
+}
+
+outcome run_execution(const program& prog, driver& drv, uint64_t seed, uint64_t max_steps, bool tracing,
+                      memory::model mem) {
   exec_state& x = g_x;
   x.prog = &prog;
   x.drv = &drv;
   x.max_steps = max_steps;
   x.nthreads = prog.nthreads;
   x.tasks = task_mask{1} << RCU_TASK;
-  for (int i = 0; i < prog.nthreads; i++) x.tasks |= task_mask{1} << i | task_mask{1} << irq_task(i);
+  for (int i = 0; i < prog.nthreads; i++) {
+    x.tasks |= task_mask{1} << i | task_mask{1} << irq_task(i);
+    if (mem == memory::model::tso) x.tasks |= task_mask{1} << flush_task(i);
+  }
+  if (mem != x.mem) x.log.clear();  // the log is one model's
+  x.mem = mem;
   x.running = x.from = MAIN;
   x.last = -1;
   x.threads_phase = x.unwinding = x.aborted = false;
@@ -250,6 +332,8 @@ outcome run_execution(const program& prog, driver& drv, uint64_t seed, uint64_t 
   x.write_epoch = 0;
   x.lock_versions.clear();
   x.replay_until = std::min<uint64_t>(drv.replayed_steps(), x.log.size());
+  x.vlog.resize(x.replay_until < x.log.size() ? x.log[x.replay_until].vpos : x.vlog.size());
+  x.vpos = 0;
   x.log.resize(x.replay_until);
   x.tracing = tracing;
   x.main_note = 0;
@@ -287,6 +371,7 @@ outcome run_execution(const program& prog, driver& drv, uint64_t seed, uint64_t 
     create_fiber(RCU_TASK, pending_op{op::rcu_callback});
     x.threads_phase = true;
     sync::rt::g_sched = true;
+    memory::begin_threads(mem);
     try {
       int c = decide();
       if (c != PHASE_END) switch_to(fiber_of(c));
@@ -294,6 +379,7 @@ outcome run_execution(const program& prog, driver& drv, uint64_t seed, uint64_t 
     } catch (const std::exception& e) {  // the replayed schedule does not fit (replay_step)
       record_violation("exception", e.what());
     }
+    memory::end_threads();
     sync::rt::g_sched = false;
     x.threads_phase = false;
     sync::rt::g_cpu = cpu_of(MAIN);
@@ -374,16 +460,23 @@ void point_ex(const pending_op& p) {
   }
   if (p.kind == op::relax) {
     explore::world::world_alloc_off off;
-    begin_iteration(t, p.loc);  // a new iteration begins
+    if (memory::active()) relax_reads(t);  // the next iteration reads the latest stores
+    begin_iteration(t, p.loc);             // a new iteration begins
   }
 }
 
-void point(op k, const void* addr, unsigned size, const site& loc) {
+unsigned decide_value(uint32_t mask) {
+  explore::world::world_alloc_off off;
+  return explore::detail::choose_value(mask);
+}
+
+void point(op k, const void* addr, unsigned size, const site& loc, uint64_t arg) {
   pending_op p;
   p.kind = k;
   p.addr = addr;
   p.size = static_cast<uint8_t>(size);
   p.loc = loc;
+  p.arg = arg;
   point_ex(p);
 }
 

@@ -23,6 +23,16 @@ namespace {
 using namespace detail;
 
 using clock_type = std::chrono::steady_clock;
+
+template <class Rng>
+unsigned pick_value(Rng& rng, uint32_t candidates) {
+  if (rng() & 1) return 0;
+  auto n = static_cast<uint64_t>(__builtin_popcount(candidates));
+  auto k = rng() % n;
+  uint32_t m = candidates;
+  while (k--) m &= m - 1;
+  return static_cast<unsigned>(__builtin_ctz(m));
+}
 double since(clock_type::time_point t0) { return std::chrono::duration<double>(clock_type::now() - t0).count(); }
 
 int lowest(task_mask m) { return __builtin_ctz(m); }
@@ -38,6 +48,8 @@ class random_driver final : public driver {
     while (k--) m &= m - 1;
     return lowest(m);
   }
+  // Half the loads read the newest store, the others any candidate.
+  unsigned choose_value(const value_decision& d) override { return pick_value(rng_, d.candidates); }
 
  private:
   std::mt19937_64 rng_;
@@ -68,6 +80,7 @@ class pct_driver final : public driver {
     for (auto& c : change_)
       if (c.first == t.step) prio_[t.task] = c.second;
   }
+  unsigned choose_value(const value_decision& d) override { return pick_value(rng_, d.candidates); }
 
  private:
   std::mt19937_64 rng_;
@@ -90,6 +103,17 @@ class replay_driver final : public driver {
     diverged_ = true;
     return d.last_enabled ? d.last : lowest(d.enabled);
   }
+  unsigned choose_value(const value_decision& d) override {
+    if (static_cast<size_t>(d.depth) < choices_.size()) {
+      unsigned k = choices_[d.depth];
+      if (k >= 32 || !(d.candidates >> k & 1))
+        throw std::runtime_error("explore: the replay token does not fit this program (decision " +
+                                 std::to_string(d.depth) + " reads a store the load cannot read)");
+      return k;
+    }
+    diverged_ = true;
+    return 0;
+  }
   bool diverged() const { return diverged_; }
 
  private:
@@ -102,10 +126,10 @@ class replay_driver final : public driver {
 // depends only on its schedule and its seed).
 violation reported(const program& prog, const options& o, uint64_t seed, outcome&& out) {
   violation v = std::move(*out.v);
-  v.replay = encode_token({seed, out.choices});
+  v.replay = encode_token({seed, out.choices, static_cast<uint8_t>(o.memory)});
   if (v.trace.empty()) {
     replay_driver drv(out.choices);
-    outcome again = run_execution(prog, drv, seed, o.max_steps, true);
+    outcome again = run_execution(prog, drv, seed, o.max_steps, true, o.memory);
     if (again.v && again.v->kind == v.kind) v.trace = std::move(again.v->trace);
   }
   return v;
@@ -121,53 +145,71 @@ void check(const program& prog, const options& o) {
   if (o.shard_count > 1 && o.coordinator.find(':') == std::string::npos)
     throw std::invalid_argument("explore: a sharded search needs coordinator HOST:PORT");
   if (o.pct_depth < 1) throw std::invalid_argument("explore: pct_depth must be >= 1");
+  if (o.stale_bound < -1) throw std::invalid_argument("explore: stale_bound must be >= 0 (or -1: none)");
   if (in_explorer()) throw std::logic_error("explore: explore() called from inside an exploration");
 }
 
+// Iterative deepening: stale reads 0, 1, ... stale_bound (weak memory only), and within each,
+// preemptions 0, 1, ... bound; stops at the first violation, which so has the fewest stale
+// reads, then the fewest preemptions.
 result run_dfs(const program& prog, const options& o, clock_type::time_point t0) {
   result r;
+  bool weak = o.memory == memory::model::weak;
+  int stale_to = weak ? o.stale_bound : 0;
+  int stale_from = (o.iterative && stale_to >= 0) ? 0 : stale_to;
   int from = (o.iterative && o.bound >= 0) ? 0 : o.bound;
-  for (int b = from; b <= o.bound || (o.bound < 0 && b == from); b++) {
-    dfs_config cfg;
-    cfg.bound = b;
-    cfg.reduction = o.reduction;
-    cfg.split_depth = o.split_depth;
-    dfs_driver drv(cfg);
-    r.bound_reached = b;
-    bool done = false;
-    auto last_progress = clock_type::now();
-    for (;;) {
-      drv.begin_execution(prog.snapshot);
-      outcome out = run_execution(prog, drv, o.seed, o.max_steps);
-      r.executions++;
-      if (out.kind == outcome::cut) r.cut++;
-      if (out.v) {
-        if (!r.found) r.found = reported(prog, o, o.seed, std::move(out));
-        if (!g_keep_going) {
-          r.seconds = since(t0);
-          return r;
+  auto last_progress = clock_type::now();
+  for (int sb = stale_from; sb <= stale_to || (stale_to < 0 && sb == stale_from); sb++) {
+    bool stale_cut = false;
+    r.stale_reached = sb;
+    for (int b = from; b <= o.bound || (o.bound < 0 && b == from); b++) {
+      dfs_config cfg;
+      cfg.bound = b;
+      cfg.stale_bound = sb;
+      cfg.reduction = o.reduction;
+      cfg.split_depth = o.split_depth;
+      dfs_driver drv(cfg);
+      r.bound_reached = b;
+      bool done = false;
+      for (;;) {
+        drv.begin_execution(prog.snapshot);
+        outcome out = run_execution(prog, drv, o.seed, o.max_steps, false, o.memory);
+        r.executions++;
+        if (out.kind == outcome::cut) r.cut++;
+        if (out.v) {
+          if (!r.found) r.found = reported(prog, o, o.seed, std::move(out));
+          if (!g_keep_going) {
+            r.seconds = since(t0);
+            return r;
+          }
         }
+        if (!drv.advance()) {
+          done = true;
+          break;
+        }
+        if (o.on_progress && (r.executions & 63) == 0 && since(last_progress) > 0.1) {
+          last_progress = clock_type::now();
+          progress p{r.executions, r.cut, b, sb, since(t0), 1};
+          o.on_progress(p);
+        }
+        if (o.time_limit_s > 0 && since(t0) > o.time_limit_s) break;
+        if (o.max_executions && r.executions >= o.max_executions) break;
       }
-      if (!drv.advance()) {
-        done = true;
+      if (!done) {
+        r.seconds = since(t0);
+        return r;  // out of time or of executions: not exhaustive
+      }
+      stale_cut = drv.stale_cut();
+      // Done; or no alternative was over the bound, so a larger one would explore the same.
+      if (b == o.bound || o.bound < 0 || !drv.bound_cut()) {
+        r.bound_reached = o.bound;
         break;
       }
-      if (o.on_progress && (r.executions & 63) == 0 && since(last_progress) > 0.1) {
-        last_progress = clock_type::now();
-        o.on_progress(progress{r.executions, r.cut, b, since(t0), 1});
-      }
-      if (o.time_limit_s > 0 && since(t0) > o.time_limit_s) break;
-      if (o.max_executions && r.executions >= o.max_executions) break;
     }
-    if (!done) {
-      r.seconds = since(t0);
-      return r;  // out of time or of executions: not exhaustive
-    }
-    if (b == o.bound || o.bound < 0 || !drv.bound_cut()) {
-      // Done; or no alternative was over the bound, so a larger one would explore the same.
+    if (sb == stale_to || stale_to < 0 || !stale_cut) {
       // A cut execution left its continuations unexplored: then the search is not exhaustive.
       r.exhaustive = r.cut == 0;
-      r.bound_reached = o.bound;
+      r.stale_reached = stale_to;
       break;
     }
   }
@@ -181,7 +223,7 @@ result run_sampling(const program& prog, const options& o, clock_type::time_poin
   uint64_t longest = 0;
   for (uint64_t i = 0; i < o.runs; i++) {
     auto drv = make(i, longest);
-    outcome out = run_execution(prog, drv, o.seed, o.max_steps);
+    outcome out = run_execution(prog, drv, o.seed, o.max_steps, false, o.memory);
     r.executions++;
     if (out.kind == outcome::cut) r.cut++;
     longest = std::max(longest, out.steps);
@@ -218,8 +260,11 @@ violation traced_violation(const program& prog, const options& o, const std::str
   v.replay = token;
   if (!data) return v;
   replay_driver drv(data->choices);
-  outcome again = run_execution(prog, drv, data->seed, o.max_steps, true);
-  if (again.v && again.v->kind == v.kind) v.trace = std::move(again.v->trace);
+  outcome again = run_execution(prog, drv, data->seed, o.max_steps, true, static_cast<memory::model>(data->memory));
+  if (again.v && again.v->kind == v.kind) {
+    v.trace = std::move(again.v->trace);
+    v.stale_reads = again.v->stale_reads;
+  }
   return v;
 }
 }  // namespace detail
@@ -242,12 +287,16 @@ result explore_search(const program& prog, const options& o) {
     auto data = decode_token(*o.replay, &err);
     if (!data) throw std::invalid_argument("explore: " + err);
     replay_driver drv(data->choices);
-    outcome out = run_execution(prog, drv, data->seed, o.max_steps, true);
+    // The token names its memory model: the execution is that model's.
+    options ro = o;
+    ro.memory = static_cast<memory::model>(data->memory);
+    outcome out = run_execution(prog, drv, data->seed, o.max_steps, true, ro.memory);
     result r;
     r.executions = 1;
     r.cut = out.kind == outcome::cut;
     r.bound_reached = out.preemptions;
-    if (out.v) r.found = reported(prog, o, data->seed, std::move(out));
+    r.stale_reached = out.stale;
+    if (out.v) r.found = reported(prog, ro, data->seed, std::move(out));
     r.seconds = since(t0);
     return r;
   }

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "memory/memory_model.h"
 #include "sync/config.h"
 
 GUPFAST_NS_BEGIN
@@ -49,6 +50,11 @@ enum class mode { dfs, random, pct };
 struct options {
   enum mode mode = mode::dfs;
   int bound = 2;                 // dfs: preemption bound (< 0: none)
+  // The memory model of the threads (memory/memory_model.h), and under weak the stale-read
+  // bound: loads per execution that read a store other than the newest (dfs, < 0: none;
+  // iterative deepening goes 0, 1, ... stale_bound, each with preemptions 0, 1, ... bound).
+  memory::model memory = memory::model::sc;
+  int stale_bound = 2;
   bool iterative = true;         // dfs: bound 0, 1, ... bound; stops at the first violation
   bool reduction = true;         // dfs: DPOR + sleep sets (false: every interleaving within the bound)
   uint64_t runs = 1000;          // random / pct: executions
@@ -87,6 +93,7 @@ struct step {
   std::string note;          // the fiber's annotation at the time (annotate())
   int preemption = 0;        // 1: this step began with a preemption
   bool irq = false;          // run by the CPU's interrupt context (an IPI handler)
+  int stale = 0;             // its load read the stale-th newest store (weak memory; 0: the newest)
 };
 
 struct violation {
@@ -95,6 +102,7 @@ struct violation {
   std::string replay;        // token for options::replay
   std::vector<step> trace;   // every step of the execution up to the violation
   int preemptions = 0;
+  int stale_reads = 0;       // loads that read a store other than the newest (weak memory)
 };
 
 // What a long search reports as it goes (options::on_progress).
@@ -102,6 +110,7 @@ struct progress {
   uint64_t executions = 0;  // so far, this bound and the ones before
   uint64_t cut = 0;
   int bound = 0;            // the bound being searched
+  int stale = 0;            // and the stale-read bound (weak memory)
   double seconds = 0;
   int workers = 1;          // busy workers (parallel searches)
 };
@@ -124,6 +133,7 @@ struct result {
   uint64_t cut = 0;          // executions cut at options::max_steps (inconclusive)
   bool exhaustive = false;   // dfs: the whole space within bound_reached was covered (and none was cut)
   int bound_reached = 0;     // dfs: the largest bound whose search finished or ran
+  int stale_reached = 0;     // dfs under weak: the same for the stale-read bound
   double seconds = 0;
   std::optional<violation> found;
 };

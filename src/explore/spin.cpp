@@ -18,6 +18,7 @@
 #include <cstring>
 
 #include "explore/sched_state.h"
+#include "memory/tso.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>
@@ -33,12 +34,17 @@ constexpr int MAX_PROGRESS_STREAK = 8;
 // A spinning fiber's read set is compared against memory while it waits. Memory it read may be
 // freed meanwhile by another fiber (which the fiber would notice when it ran): under ASan such
 // memory counts as changed instead of being read.
-bool mem_differs(const void* addr, unsigned size, uint64_t v) {
+// cpu: compare with what that CPU (-1: none) would load now; MEMORY: with memory itself.
+constexpr int MEMORY = -2;
+bool mem_differs(const void* addr, unsigned size, uint64_t v, int cpu = MEMORY) {
 #if defined(__SANITIZE_ADDRESS__)
   if (__asan_region_is_poisoned(const_cast<void*>(addr), size)) return true;
 #endif
   uint64_t cur = 0;
-  std::memcpy(&cur, addr, size);
+  if (cpu != MEMORY && memory::tso_active())
+    cur = memory::visible(cpu, addr, size);  // what the CPU would load: its buffer over memory
+  else
+    std::memcpy(&cur, addr, size);
   uint64_t mask = size >= 8 ? ~uint64_t{0} : (uint64_t{1} << (8 * size)) - 1;
   return (cur & mask) != (v & mask);
 }
@@ -144,7 +150,18 @@ void begin_iteration(task_rec& f, const sync::site& loc) {
   f.seg_w = w - min_w;
 }
 
-bool relax_enabled(const task_rec& f) {
+void relax_reads(const task_rec& f) {
+  const void* addrs[MAX_SPIN_READS];
+  uint8_t sizes[MAX_SPIN_READS];
+  unsigned n = 0;
+  for (size_t i = f.it_r; i < f.reads.size() && n < MAX_SPIN_READS; i++, n++) {
+    addrs[n] = f.reads[i].addr;
+    sizes[n] = f.reads[i].size;
+  }
+  memory::relax(addrs, sizes, n);
+}
+
+bool relax_enabled(const task_rec& f, int cpu) {
   switch (f.mode) {
     case relax_mode::progress:
       return true;
@@ -152,7 +169,8 @@ bool relax_enabled(const task_rec& f) {
       return g_x.write_epoch - f.own_writes != f.relax_epoch;
     case relax_mode::stutter:
       for (size_t i = f.it_r; i < f.reads.size(); i++)
-        if (read_is_watched(f, f.reads[i]) && mem_differs(f.reads[i].addr, f.reads[i].size, f.reads[i].v)) return true;
+        if (read_is_watched(f, f.reads[i]) && mem_differs(f.reads[i].addr, f.reads[i].size, f.reads[i].v, cpu))
+          return true;
       for (size_t i = f.it_l; i < f.locks.size(); i++)
         if (releases_of(f.locks[i].addr) != f.locks[i].version) return true;
       return false;

@@ -76,6 +76,7 @@ std::vector<step> materialize() {
     if (r.loc.line()) s.where = short_file(r.loc.file_name()) + ":" + std::to_string(r.loc.line());
     s.note = g_x.notes[r.note];
     s.preemption = r.preempted;
+    s.stale = r.stale;
     out.push_back(std::move(s));
   }
   return out;
@@ -91,6 +92,7 @@ void record_violation(std::string kind, std::string message) {
   v.message = std::move(message);
   if (g_x.tracing) v.trace = materialize();  // else the search replays it with tracing on
   v.preemptions = g_x.out.preemptions;
+  v.stale_reads = g_x.out.stale;
   g_x.out.v = std::move(v);
   g_x.out.kind = outcome::violation;
 }
@@ -98,11 +100,13 @@ void record_violation(std::string kind, std::string message) {
 [[noreturn]] void abort_now() {
   g_x.aborted = true;
   sync::rt::g_sched = false;  // from here on (unwinding) every operation acts directly
+  memory::g_active = false;
   throw abort_execution{};
 }
 
 std::string task_name(int i) {
   if (i == RCU_TASK) return "rcu callbacks";
+  if (is_flush_task(i)) return "cpu " + std::to_string(fiber_of(i)) + " store buffer";
   if (is_irq_task(i)) return "cpu " + std::to_string(fiber_of(i)) + " interrupt";
   return "thread " + std::to_string(i);
 }
@@ -117,6 +121,7 @@ std::string task_name(int i) {
     if (i < MAX_THREADS && f.body_done) continue;
     if (i == RCU_TASK && t.p.kind == op::rcu_callback) continue;  // idle, no callback due
     if (is_irq_task(i) && !f.in_irq) continue;
+    if (is_flush_task(i)) continue;  // an empty buffer (a full one could run)
     if (t.p.kind == op::relax) spinning = true;
     if (!msg.empty()) msg += "; ";
     msg += task_name(i) + " waits: " + sync::rt::describe_wait(t.p, cpu_index(i));

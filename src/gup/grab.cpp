@@ -77,10 +77,11 @@ folio* try_grab_folio_fast(page* p, int refs, unsigned flags) {
     f->page._pincount.fetch_add(refs, sync::relaxed);
   else
     folio_ref_add(f, refs * (GUP_PIN_COUNTING_BIAS - 1));
-  // [PIN-MB] The pin is visible before we recheck the PTE. Pairs with [PIN-CHECK]: the
+  // [PIN-MB] The pin is visible before we recheck the PTE: smp_mb__after_atomic(), "essentially
+  // a smp_mb()" after the non-returning add (the kernel's comment). Pairs with [PIN-CHECK]: the
   // smp_mb in __folio_try_share_anon_rmap (reclaim/migration) and fork's pin check under
   // write_protect_seq: either they see our pin, or we see their PTE change.
-  sync::smp_mb();
+  if (!is_unsafe(NO_PIN_MB)) sync::smp_mb__after_atomic();
   return f;
 }
 
@@ -131,8 +132,9 @@ bool gup_must_unshare(vm_area_struct* vma, unsigned flags, page* p) {
     if (!vma) return true;  // the fast path has no VMA: let the slow path decide
     return is_cow_mapping(vma->vm_flags);
   }
-  // Pairs with the smp_mb__after_atomic in __folio_try_share_anon_rmap: if it cleared
-  // AnonExclusive, we see that or the PTE change.
+  // [UNSHARE-RMB] Pairs with [SHARE-AFTER] (the smp_mb__after_atomic after
+  // ClearPageAnonExclusive in __folio_try_share_anon_rmap): if it cleared AnonExclusive
+  // before restoring the PTE we rechecked, we see the clear.
   sync::smp_rmb();
   return !PageAnonExclusive(p);
 }

@@ -250,7 +250,7 @@ unsigned long gup_fast(mm_struct* mm, unsigned long start, unsigned long end, un
   bool check_wp = (flags & FOLL_PIN) && !is_unsafe(NO_WP_SEQ);
   unsigned wp_seq = 0;
   if (check_wp) {
-    wp_seq = raw_read_seqcount(&mm->write_protect_seq);
+    wp_seq = raw_read_seqcount(&mm->write_protect_seq);  // its smp_rmb: the walk's loads after it
     if (wp_seq & 1) {
       count_event(CNT_wp_seq_busy);
       stop(CNT_stop_seq_changed);

@@ -29,6 +29,21 @@ const unsafe_info unsafe_steps[NR_UNSAFE_STEPS] = {
      "a walker still inside the old PTE table pins pages collapse is copying (lost-write)"},
     {"no-seq-validate", "seqcount strategy: read_seqcount_retry after the walk",
      "walker trusts a recycled table or a replaced page (stale-pin, table-uaf)"},
+    {"no-pin-mb",
+     "try_grab_folio_fast: smp_mb__after_atomic() after the pin accounting, before the PTE recheck "
+     "(mm/gup.c; a no-op on x86: the locked add already orders)",
+     "the pin is not yet visible to __folio_try_share_anon_rmap's pin check while GUP-fast's recheck still "
+     "sees the old PTE: reclaim or migration unmaps a page being pinned (needs --memory weak)"},
+    {"no-pae-rmb",
+     "PAE ptep_get_lockless: smp_rmb() between the low and high halves and before the low half's re-read "
+     "(mm/gup.c; a compiler barrier on x86)",
+     "the high half is read before the low half: a torn entry passes the low/high/low check (torn-entry; "
+     "needs --memory weak and --pte pae)"},
+    {"no-pae-wmb",
+     "PAE set_pte / pte_clear: smp_wmb() between the halves (arch/x86/include/asm/pgtable-3level.h; a "
+     "compiler barrier on x86)",
+     "the halves become visible in the other order: a lockless reader sees a present entry with a stale half "
+     "(torn-entry; needs --memory weak and --pte pae)"},
 };
 
 std::optional<uint32_t> parse_unsafe_list(std::string_view list, std::string* bad) {

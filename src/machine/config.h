@@ -34,6 +34,11 @@ enum unsafe_step : unsigned {
   NO_FLUSH_BEFORE_FREE, // mmu_gather and reclaim free pages before the TLB flush
   NO_COLLAPSE_SYNC,     // collapse skips the sync with lockless walkers after pmdp_collapse_flush
   NO_SEQ_VALIDATE,      // seqcount strategy: walker does not validate the counter
+  // Barriers (docs/memory-model.md): each a no-op on x86 hardware and under sc / tso alone;
+  // the weak memory model (gupfast explore --memory weak) shows what each one orders.
+  NO_PIN_MB,            // try_grab_folio_fast: smp_mb__after_atomic after the pin accounting
+  NO_PAE_RMB,           // ptep_get_lockless: smp_rmb between the halves
+  NO_PAE_WMB,           // set_pte / pte_clear (PAE): smp_wmb between the halves
   NR_UNSAFE_STEPS
 };
 

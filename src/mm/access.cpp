@@ -1,6 +1,7 @@
 // The process's own loads and stores: through the CPU's TLB, a hardware-style page walk
 // on a miss, and a page fault when the walk finds nothing usable.
 #include <cerrno>
+#include <optional>
 
 #include "machine/counters.h"
 #include "mm/mm.h"
@@ -55,6 +56,10 @@ int mm_access(mm_struct* mm, unsigned long addr, bool write, uint8_t* val) {
   if (!sync::this_cpu()) return -EINVAL;
   switch_mm(mm);
   for (int attempt = 0;; attempt++) {
+    // The TLB, the page walk and the frame access are the hardware's: strongly ordered
+    // under the explorer's weak memory models, as a TLB shootdown is synchronous
+    // (docs/memory-model.md). The fault below is the kernel's, and is not.
+    std::optional<sync::hardware_access> hw(std::in_place);
     unsigned long irq = tlb_access_begin();
     page_table_check_walk_begin();
     uint64_t gen = mm->tlb_gen.load(sync::relaxed);
@@ -80,6 +85,7 @@ int mm_access(mm_struct* mm, unsigned long addr, bool write, uint8_t* val) {
       return 0;
     }
     tlb_access_end(irq);
+    hw.reset();
     // Page fault: the kernel's do_user_addr_fault -> handle_mm_fault.
     mm->mmap_lock.down_read();
     vm_area_struct* vma = vma_lookup(mm, addr);

@@ -71,11 +71,12 @@ enum class ttu_result : uint8_t {
 // the pin check; it pairs with [PIN-MB] in try_grab_folio_fast: either GUP-fast's PTE
 // recheck sees our clear, or we see its pin. -EBUSY: pinned, restore the PTE.
 inline int folio_try_share_anon_rmap_pte(folio* f, page* p) {
-  sync::smp_mb();
+  sync::smp_mb();  // [SHARE-MB] the PTE clear before the pin check: pairs with [PIN-MB]
   if (folio_maybe_dma_pinned(f)) return -EBUSY;
-  ClearPageAnonExclusive(p);
-  // smp_mb__after_atomic(): pairs with the smp_rmb in gup_must_unshare.
-  sync::smp_mb();
+  ClearPageAnonExclusive(p);  // clear_bit: unordered
+  // [SHARE-AFTER] smp_mb__after_atomic(), "conceptually a smp_wmb() paired with the smp_rmb()
+  // in gup_must_unshare()": the clear before the caller restores or replaces the PTE.
+  sync::smp_mb__after_atomic();
   return 0;
 }
 

@@ -40,11 +40,12 @@ inline pteval_t entry_read(pteval_t* p) {
 inline pteval_t entry_get_lockless(pteval_t* p) {
   if (!pae_mode()) return sync::load(p, sync::relaxed);
   for (;;) {
+    // [PAE-RMB] each half's load after the previous one: pairs with [PAE-WMB].
     uint32_t l = sync::load(low(p), sync::relaxed);
-    sync::smp_rmb();
+    if (!is_unsafe(NO_PAE_RMB)) sync::smp_rmb();
     sync::yield_point("ptep_get_lockless:between_halves");
     uint32_t h = sync::load(high(p), sync::relaxed);
-    sync::smp_rmb();
+    if (!is_unsafe(NO_PAE_RMB)) sync::smp_rmb();
     // Mutant torn-pte-read: trust the first low half (CONFIG_GUP_GET_PXX_LOW_HIGH without
     // the loop); a concurrent [PAE-SET]/[PAE-CLEAR] then yields a value never stored.
     if (is_unsafe(TORN_PTE_READ) || l == sync::load(low(p), sync::relaxed))
@@ -61,7 +62,7 @@ inline void entry_set(pteval_t* p, pteval_t v) {
     return;
   }
   sync::store(high(p), uint32_t(v >> 32), sync::relaxed);
-  sync::smp_wmb();
+  if (!is_unsafe(NO_PAE_WMB)) sync::smp_wmb();  // [PAE-WMB] high before low: pairs with [PAE-RMB]
   sync::yield_point("set_pte:between_halves");
   sync::store(low(p), uint32_t(v), sync::relaxed);
 }
@@ -74,7 +75,7 @@ inline void entry_clear(pteval_t* p) {
     return;
   }
   sync::store(low(p), uint32_t{0}, sync::relaxed);
-  sync::smp_wmb();
+  if (!is_unsafe(NO_PAE_WMB)) sync::smp_wmb();  // [PAE-WMB] low (not present) before high
   sync::yield_point("pte_clear:between_halves");
   sync::store(high(p), uint32_t{0}, sync::relaxed);
 }
@@ -84,6 +85,11 @@ inline void entry_set_atomic(pteval_t* p, pteval_t v) {
   page_table_check_write check(p);
   sync::store(p, v, sync::relaxed);
 }
+// ptep_get_and_clear / pmdp_huge_get_and_clear: x86's xchg is fully ordered, arm64's is
+// xchg_relaxed (arch/arm64/include/asm/pgtable.h, __ptep_get_and_clear) and the generic one
+// a plain read and clear. Relaxed here, the weakest the kernel allows: the callers' own
+// barriers (__folio_try_share_anon_rmap's smp_mb, the TLB flush) are what order it, and the
+// weak memory model shows where they are needed (docs/memory-model.md).
 inline pteval_t entry_xchg(pteval_t* p, pteval_t v) {
   page_table_check_write check(p);
   return sync::xchg(p, v, sync::seq_cst);
@@ -92,13 +98,14 @@ inline bool entry_cmpxchg(pteval_t* p, pteval_t& old, pteval_t v) {
   page_table_check_write check(p);
   return sync::cmpxchg(p, old, v, sync::seq_cst);
 }
-// clear_bit(_PAGE_BIT_RW): a locked op on the word that holds the bit (the low half in PAE).
+// clear_bit(_PAGE_BIT_RW): a locked op on the word that holds the bit (the low half in PAE);
+// a non-returning atomic, so unordered (Documentation/atomic_t.txt).
 inline void entry_clear_bits_low(pteval_t* p, uint32_t bits) {
   page_table_check_write check(p);
   if (!pae_mode())
-    sync::fetch_and(p, ~pteval_t(bits), sync::seq_cst);
+    sync::fetch_and(p, ~pteval_t(bits), sync::relaxed);
   else
-    sync::fetch_and(low(p), ~bits, sync::seq_cst);
+    sync::fetch_and(low(p), ~bits, sync::relaxed);
 }
 }  // namespace pgtable_detail
 
@@ -144,14 +151,24 @@ inline void pgd_clear(pgd_t* pgdp) { pgtable_detail::entry_set_atomic(&pgdp->pgd
 // ---- walking: the next level from a loaded copy of the parent entry ------------------
 // Lockless walkers must use these with the value they loaded, never re-read the parent
 // (pud_offset_lockless / pmd_offset_lockless in include/linux/pgtable.h).
+// The lockless walkers' step down: the table named by the entry value just loaded. The
+// entry's load and the loads of the table it names are ordered by an address dependency
+// (sync::address_dependency; LKMM's addr), which pairs with the smp_wmb of pmd_populate /
+// pud_populate (the table's contents before the entry that names it).
+template <class T>
+inline T* lockless_table(unsigned long pfn, unsigned long index) {
+  T* table = reinterpret_cast<T*>(pfn_to_virt(pfn));
+  sync::address_dependency(table, PAGE_SIZE);
+  return table + index;
+}
 inline pud_t* pud_offset_lockless(pgd_t pgd, unsigned long addr) {
-  return reinterpret_cast<pud_t*>(pfn_to_virt(pgd_pfn(pgd))) + pud_index(addr);
+  return lockless_table<pud_t>(pgd_pfn(pgd), pud_index(addr));
 }
 inline pmd_t* pmd_offset_lockless(pud_t pud, unsigned long addr) {
-  return reinterpret_cast<pmd_t*>(pfn_to_virt(pud_pfn(pud))) + pmd_index(addr);
+  return lockless_table<pmd_t>(pud_pfn(pud), pmd_index(addr));
 }
 inline pte_t* pte_offset_lockless(pmd_t pmd, unsigned long addr) {
-  return reinterpret_cast<pte_t*>(pfn_to_virt(pmd_pfn(pmd))) + pte_index(addr);
+  return lockless_table<pte_t>(pmd_pfn(pmd), pte_index(addr));
 }
 inline pgd_t* pgd_offset_pgd(pgd_t* pgd, unsigned long addr) { return pgd + pgd_index(addr); }
 // Locked walkers (mmap_lock held) may read the parent in place.

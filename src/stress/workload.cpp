@@ -163,7 +163,10 @@ void gup_thread(workload& w, unsigned slot, uint64_t quota, uint64_t seed, threa
       check::op_dma_write(&held, slot, token);
       st.add(st.dma_writes);
     }
-    check::op_release(&held);
+    // A driver marks what its device wrote dirty when it unpins (pin_user_pages.rst): GUP-fast
+    // does not dirty a FOLL_WRITE page, and a clean swap-cache page (swapped in by a read
+    // fault, writable but clean) would otherwise be dropped by reclaim with the DMA data.
+    check::op_release(&held, true);
     if (token) {
       for (size_t i = 0; i < got; i++) {
         uint64_t v = 0;

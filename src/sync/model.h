@@ -4,13 +4,14 @@
 // CPU, all on the one OS thread that called explore::explore(). Every operation of the seam
 // is a scheduling point: before it runs, the scheduler may switch to another fiber, and the
 // search (src/explore/search.h) decides which. Between two scheduling points a fiber runs
-// alone, so the operations of all CPUs form one sequence: sequential consistency (docs/
-// explore.md says what that does not capture: store buffering and weaker orders;
-// fences are scheduling points only).
+// alone, so the operations of all CPUs form one sequence. Under the default memory model
+// (sc) that sequence is the memory order and fences are scheduling points only; under tso
+// and weak (memory/memory_model.h, docs/memory-model.md) the seam asks the memory model what
+// a load reads and where a store goes, and fences order.
 //
 //   atomics      plain loads and stores of the word, each one a scheduling point; the scheduler
 //                records the value read or written (trace) and what a spin loop has read
-//   fences       scheduling points with no memory effect under sequential consistency
+//   fences       scheduling points; under tso / weak the memory model's barriers
 //   yield points scheduling points with a name (the trace shows it)
 //   cpu_relax    "wait until another CPU changes something this loop iteration read": the
 //                fiber is not runnable until then, so a spin loop never makes a search infinite
@@ -38,6 +39,8 @@
 #include <cstdint>
 #include <source_location>
 #include <type_traits>
+
+#include "memory/memory_model.h"
 
 GUPFAST_NS_BEGIN
 namespace sync {
@@ -68,6 +71,8 @@ enum class op : uint8_t {
   ipi_send, ipi_wait, ipi_run, ipi_ack,
   rcu_read_lock, rcu_read_unlock, synchronize_rcu, gp_wait, call_rcu, rcu_callback, rcu_barrier,
   start, idle,
+  drain,  // tso: wait until this CPU's store buffer is empty (a strong scope begins)
+  flush,  // tso: a CPU's flush task writes its oldest buffered store to memory
   NR_OPS
 };
 const char* op_name(op k);
@@ -77,8 +82,9 @@ extern bool g_sched;
 // The running fiber's CPU (direct mode: the CPU the caller registered with cpu_online()).
 extern cpu_state* g_cpu;
 
-// A scheduling point before a memory access of `size` bytes at `addr` (or none: addr null).
-void point(op k, const void* addr, unsigned size, const site& loc);
+// A scheduling point before a memory access of `size` bytes at `addr` (or none: addr null);
+// arg: a memory access's std::memory_order, a fence's memory::fence.
+void point(op k, const void* addr, unsigned size, const site& loc, uint64_t arg = 0);
 // After it: the value read, or the value written over `old` (old == v: an RMW that changed
 // nothing, which counts as a read).
 void after_read(const void* addr, unsigned size, uint64_t v);
@@ -90,6 +96,9 @@ void after_range_write();
 // its iteration took: memory read under a lock is plain, not seen as reads).
 void lock_taken(const void* addr);
 void lock_released(const void* addr);
+// The memory model's choice of which store a load reads (memory/weak.cpp): mask has bit k
+// set for each candidate, k = 0 the newest store. Returns the k chosen.
+unsigned decide_value(uint32_t mask);
 
 template <class T>
 inline uint64_t bits(T v) {
@@ -101,64 +110,98 @@ inline uint64_t bits(T v) {
   else
     return static_cast<uint64_t>(v);
 }
-
 template <class T>
-inline T load(const T* p, const site& loc) {
+inline T from_bits(uint64_t u) {
+  T v;
+  __builtin_memcpy(&v, &u, sizeof(T));  // little-endian: the low bytes
+  return v;
+}
+inline uint64_t order_arg(mo o) { return static_cast<uint64_t>(o); }
+
+// The accesses. Under a memory model other than sc (memory::active()), the model decides
+// what a load reads and where a store goes (memory/memory_model.h); else memory is memory.
+template <class T>
+inline T load(const T* p, mo o, const site& loc) {
   if (!g_sched) return *p;
-  point(op::load, p, sizeof(T), loc);
-  T v = *p;
+  point(op::load, p, sizeof(T), loc, order_arg(o));
+  T v = memory::g_active ? from_bits<T>(memory::load(p, sizeof(T), o)) : *p;
   after_read(p, sizeof(T), bits(v));
   return v;
 }
 template <class T>
-inline void store(T* p, T v, const site& loc) {
+inline void store(T* p, T v, mo o, const site& loc) {
   if (!g_sched) {
     *p = v;
     return;
   }
-  point(op::store, p, sizeof(T), loc);
+  point(op::store, p, sizeof(T), loc, order_arg(o));
   T old = *p;
-  *p = v;
+  if (memory::g_active)
+    memory::store(p, sizeof(T), bits(v), o);
+  else
+    *p = v;
   after_write(p, sizeof(T), bits(old), bits(v));
 }
-// fn(old) -> new; returns old.
+// fn(old) -> new; returns old. o: the RMW's order (seq_cst: fully ordered, the kernel's
+// value-returning atomics; relaxed: atomic_add, set_bit, ...).
 template <class T, class F>
-inline T rmw(T* p, F fn, const site& loc) {
+inline T rmw(T* p, F fn, mo o, const site& loc) {
   if (!g_sched) {
     T old = *p;
     *p = fn(old);
     return old;
   }
-  point(op::rmw, p, sizeof(T), loc);
-  T old = *p;
+  point(op::rmw, p, sizeof(T), loc, order_arg(o));
+  T old = memory::g_active ? from_bits<T>(memory::rmw_read(p, sizeof(T))) : *p;
   T v = fn(old);
-  *p = v;
-  after_write(p, sizeof(T), bits(old), bits(v));
+  T was = *p;
+  if (memory::g_active)
+    memory::rmw_write(p, sizeof(T), bits(v), o);
+  else
+    *p = v;
+  after_write(p, sizeof(T), bits(was), bits(v));
   return old;
 }
+// A failed cmpxchg is unordered (Documentation/atomic_t.txt), a successful one has order o.
 template <class T>
-inline bool cmpxchg(T* p, T& expected, T desired, const site& loc) {
-  if (g_sched) point(op::rmw, p, sizeof(T), loc);
-  T old = *p;
-  bool ok = old == expected;
-  if (ok)
-    *p = desired;
-  else
-    expected = old;
-  if (g_sched) {
+inline bool cmpxchg(T* p, T& expected, T desired, mo o, const site& loc) {
+  if (!g_sched) {
+    T old = *p;
+    bool ok = old == expected;
     if (ok)
-      after_write(p, sizeof(T), bits(old), bits(desired));
+      *p = desired;
     else
-      after_read(p, sizeof(T), bits(old));
+      expected = old;
+    return ok;
+  }
+  point(op::rmw, p, sizeof(T), loc, order_arg(o));
+  T old = memory::g_active ? from_bits<T>(memory::rmw_read(p, sizeof(T))) : *p;
+  bool ok = old == expected;
+  if (ok) {
+    T was = *p;
+    if (memory::g_active)
+      memory::rmw_write(p, sizeof(T), bits(desired), o);
+    else
+      *p = desired;
+    after_write(p, sizeof(T), bits(was), bits(desired));
+  } else {
+    expected = old;
+    if (memory::g_active) memory::rmw_fail();
+    after_read(p, sizeof(T), bits(old));
   }
   return ok;
+}
+inline void fence_point(memory::fence f, const site& loc) {
+  if (!g_sched) return;
+  point(op::fence, nullptr, 0, loc, static_cast<uint64_t>(f));
+  if (memory::g_active) memory::barrier(f);
 }
 
 }  // namespace rt
 
 // ---- atomics ------------------------------------------------------------------------------
 // A shared word: the value itself (same size and layout as T). Every access is a scheduling
-// point; orders are accepted and, under sequential consistency, need no effect.
+// point; orders take effect under tso / weak (under sc they need none).
 template <class T>
 class atomic {
  public:
@@ -167,25 +210,25 @@ class atomic {
   atomic(const atomic&) = delete;
   atomic& operator=(const atomic&) = delete;
 
-  T load(mo, const site& loc = site::current()) const { return rt::load(&v_, loc); }
-  void store(T v, mo, const site& loc = site::current()) { rt::store(&v_, v, loc); }
-  T exchange(T v, mo, const site& loc = site::current()) {
-    return rt::rmw(&v_, [v](T) { return v; }, loc);
+  T load(mo o, const site& loc = site::current()) const { return rt::load(&v_, o, loc); }
+  void store(T v, mo o, const site& loc = site::current()) { rt::store(&v_, v, o, loc); }
+  T exchange(T v, mo o, const site& loc = site::current()) {
+    return rt::rmw(&v_, [v](T) { return v; }, o, loc);
   }
-  bool compare_exchange(T& expected, T desired, mo, const site& loc = site::current()) {
-    return rt::cmpxchg(&v_, expected, desired, loc);
+  bool compare_exchange(T& expected, T desired, mo o, const site& loc = site::current()) {
+    return rt::cmpxchg(&v_, expected, desired, o, loc);
   }
-  T fetch_add(T d, mo, const site& loc = site::current()) {
-    return rt::rmw(&v_, [d](T o) { return static_cast<T>(o + d); }, loc);
+  T fetch_add(T d, mo o, const site& loc = site::current()) {
+    return rt::rmw(&v_, [d](T x) { return static_cast<T>(x + d); }, o, loc);
   }
-  T fetch_sub(T d, mo, const site& loc = site::current()) {
-    return rt::rmw(&v_, [d](T o) { return static_cast<T>(o - d); }, loc);
+  T fetch_sub(T d, mo o, const site& loc = site::current()) {
+    return rt::rmw(&v_, [d](T x) { return static_cast<T>(x - d); }, o, loc);
   }
-  T fetch_or(T d, mo, const site& loc = site::current()) {
-    return rt::rmw(&v_, [d](T o) { return static_cast<T>(o | d); }, loc);
+  T fetch_or(T d, mo o, const site& loc = site::current()) {
+    return rt::rmw(&v_, [d](T x) { return static_cast<T>(x | d); }, o, loc);
   }
-  T fetch_and(T d, mo, const site& loc = site::current()) {
-    return rt::rmw(&v_, [d](T o) { return static_cast<T>(o & d); }, loc);
+  T fetch_and(T d, mo o, const site& loc = site::current()) {
+    return rt::rmw(&v_, [d](T x) { return static_cast<T>(x & d); }, o, loc);
   }
 
  private:
@@ -208,24 +251,47 @@ class stat_counter {
 // Atomic access to raw memory (page-table entries, frame bytes). A PAE entry's two 32-bit
 // halves are two separate accesses, so a reader between them is a reachable interleaving.
 template <class T>
-inline T load(const T* p, mo, const site& loc = site::current()) {
-  return rt::load(p, loc);
+inline T load(const T* p, mo o, const site& loc = site::current()) {
+  return rt::load(p, o, loc);
 }
 template <class T>
-inline void store(T* p, T v, mo, const site& loc = site::current()) {
-  rt::store(p, v, loc);
+inline void store(T* p, T v, mo o, const site& loc = site::current()) {
+  rt::store(p, v, o, loc);
 }
 template <class T>
-inline bool cmpxchg(T* p, T& expected, T desired, mo, const site& loc = site::current()) {
-  return rt::cmpxchg(p, expected, desired, loc);
+inline bool cmpxchg(T* p, T& expected, T desired, mo o, const site& loc = site::current()) {
+  return rt::cmpxchg(p, expected, desired, o, loc);
 }
 template <class T>
-inline T xchg(T* p, T v, mo, const site& loc = site::current()) {
-  return rt::rmw(p, [v](T) { return v; }, loc);
+inline T xchg(T* p, T v, mo o, const site& loc = site::current()) {
+  return rt::rmw(p, [v](T) { return v; }, o, loc);
 }
 template <class T>
-inline T fetch_and(T* p, T v, mo, const site& loc = site::current()) {
-  return rt::rmw(p, [v](T o) { return static_cast<T>(o & v); }, loc);
+inline T fetch_and(T* p, T v, mo o, const site& loc = site::current()) {
+  return rt::rmw(p, [v](T x) { return static_cast<T>(x & v); }, o, loc);
+}
+// smp_load_acquire / smp_store_release / smp_store_mb (WRITE_ONCE then smp_mb).
+template <class T>
+inline T smp_load_acquire(const T* p, const site& loc = site::current()) {
+  return rt::load(p, acquire, loc);
+}
+template <class T>
+inline void smp_store_release(T* p, T v, const site& loc = site::current()) {
+  rt::store(p, v, release, loc);
+}
+template <class T>
+inline void smp_store_mb(T* p, T v, const site& loc = site::current()) {
+  rt::store(p, v, seq_cst, loc);
+}
+// What the hardware does, not the kernel: the MMU's page walk and TLB of a user access and
+// the access itself. The memory models keep it strong while one lives (memory/memory_model.h,
+// strong_scope; docs/memory-model.md says why).
+using hardware_access = memory::strong_scope;
+
+// The value just loaded is a pointer to [base, base + len), read through next: those loads
+// are ordered after it (an address dependency; memory/memory_model.h). No scheduling point.
+inline void address_dependency(const void* base, size_t len) {
+  if (memory::g_active) memory::address_dependency(base, len);
 }
 
 // Bulk plain copies of 8-byte words (a page copied while a device may write it, a swap
@@ -243,20 +309,18 @@ inline void store_words(uint64_t* dst, const uint64_t* src, size_t n, const site
   if (rt::g_sched) rt::after_range_write();
 }
 
-// Fences: scheduling points. Under sequential consistency every order they would enforce
-// already holds; what a missing fence allows on real hardware is not explored.
-inline void smp_mb(const site& loc = site::current()) {
-  if (rt::g_sched) rt::point(rt::op::fence, nullptr, 0, loc);
+// Fences, as the kernel names them: scheduling points, and under a memory model what
+// memory/memory_model.h says each orders (under sc every order they enforce already holds).
+inline void smp_mb(const site& loc = site::current()) { rt::fence_point(memory::fence::full, loc); }
+inline void smp_rmb(const site& loc = site::current()) { rt::fence_point(memory::fence::read, loc); }
+inline void smp_wmb(const site& loc = site::current()) { rt::fence_point(memory::fence::write, loc); }
+inline void smp_mb__before_atomic(const site& loc = site::current()) {
+  rt::fence_point(memory::fence::before_atomic, loc);
 }
-inline void smp_rmb(const site& loc = site::current()) {
-  if (rt::g_sched) rt::point(rt::op::fence, nullptr, 0, loc);
+inline void smp_mb__after_atomic(const site& loc = site::current()) {
+  rt::fence_point(memory::fence::after_atomic, loc);
 }
-inline void smp_wmb(const site& loc = site::current()) {
-  if (rt::g_sched) rt::point(rt::op::fence, nullptr, 0, loc);
-}
-inline void barrier(const site& loc = site::current()) {
-  if (rt::g_sched) rt::point(rt::op::fence, nullptr, 0, loc);
-}
+inline void barrier(const site& loc = site::current()) { rt::fence_point(memory::fence::compiler, loc); }
 
 // ---- yield points -----------------------------------------------------------------------
 // A named scheduling point. A hook installed with set_yield_hook() runs first, as native.
@@ -362,7 +426,7 @@ class spinlock_t {
   void lock(const site& loc = site::current());
   bool try_lock(const site& loc = site::current());
   void unlock(const site& loc = site::current());
-  bool is_locked(const site& loc = site::current()) const { return rt::load(&v_, loc) != 0; }
+  bool is_locked(const site& loc = site::current()) const { return rt::load(&v_, relaxed, loc) != 0; }
 
  private:
   uint32_t v_ = 0;
@@ -381,7 +445,7 @@ class rw_semaphore {
   void up_write(const site& loc = site::current());
   bool down_read_trylock(const site& loc = site::current());
   bool down_write_trylock(const site& loc = site::current());
-  bool is_write_locked(const site& loc = site::current()) const { return rt::load(&writer_, loc) != 0; }
+  bool is_write_locked(const site& loc = site::current()) const { return rt::load(&writer_, relaxed, loc) != 0; }
 
  private:
   friend struct rwsem_access;

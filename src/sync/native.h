@@ -104,11 +104,43 @@ inline void store_words(uint64_t* dst, const uint64_t* src, size_t n) noexcept {
   for (size_t i = 0; i < n; i++) store(dst + i, src[i], relaxed);
 }
 
+// smp_load_acquire / smp_store_release / smp_store_mb (x86: xchg), as the kernel names them.
+template <class T>
+inline T smp_load_acquire(const T* p) noexcept {
+  return load(p, acquire);
+}
+template <class T>
+inline void smp_store_release(T* p, T v) noexcept {
+  store(p, v, release);
+}
+template <class T>
+inline void smp_store_mb(T* p, T v) noexcept {
+  store(p, v, seq_cst);
+}
+// A user access done by the hardware (the model backend keeps it strongly ordered under its
+// weak memory models); nothing to do on real hardware.
+struct hardware_access {
+  hardware_access() noexcept {}
+};
+// An address dependency orders the loads through a loaded pointer on every architecture we
+// build for (the model backend makes it explicit: memory/memory_model.h).
+inline void address_dependency(const void*, size_t) noexcept {}
+
 // Fences, named as the kernel names them.
 inline void smp_mb() noexcept { std::atomic_thread_fence(seq_cst); }
 inline void smp_rmb() noexcept { std::atomic_thread_fence(acquire); }
 inline void smp_wmb() noexcept { std::atomic_thread_fence(release); }
 inline void barrier() noexcept { std::atomic_signal_fence(seq_cst); }
+// Around a non-returning RMW (atomic_add, set_bit: relaxed here). On x86 every RMW is a
+// locked instruction, a full barrier already, and these are compiler barriers, as in
+// arch/x86/include/asm/barrier.h; elsewhere a full fence.
+#if defined(__x86_64__) || defined(__i386__)
+inline void smp_mb__before_atomic() noexcept { std::atomic_signal_fence(seq_cst); }
+inline void smp_mb__after_atomic() noexcept { std::atomic_signal_fence(seq_cst); }
+#else
+inline void smp_mb__before_atomic() noexcept { std::atomic_thread_fence(seq_cst); }
+inline void smp_mb__after_atomic() noexcept { std::atomic_thread_fence(seq_cst); }
+#endif
 
 // ---- yield points -------------------------------------------------------------------
 // Named points where a race window is interesting. Off: one relaxed load and a branch.

@@ -8,8 +8,8 @@ set -u
 objdump=$1
 shift
 # The explorer's own state (the search, its fibers, the world's bookkeeping), the seam's
-# scheduler flags and test hooks, and the interpreter's pointer to the run being explored.
-own='^gupfast::model::explore::|^gupfast::model::\(anonymous namespace\)::g_run$|^gupfast::model::physmem_alloc_observer$|^gupfast::model::sync::g_yield_hooked$|^gupfast::model::sync::rt::\(anonymous namespace\)::g_hook(_ctx)?$|^gupfast::model::sync::rt::g_(cpu|sched)$'
+# scheduler flags and test hooks, the memory models (reset by every execution), and the interpreter's pointer to the run being explored.
+own='^gupfast::model::memory::|^gupfast::model::explore::|^gupfast::model::\(anonymous namespace\)::g_run$|^gupfast::model::physmem_alloc_observer$|^gupfast::model::sync::g_yield_hooked$|^gupfast::model::sync::rt::\(anonymous namespace\)::g_hook(_ctx)?$|^gupfast::model::sync::rt::g_(cpu|sched)$'
 found=$("$objdump" -t -C "$@" 2>/dev/null | grep ' O ' | grep -E '	?\.(data|bss|tdata|tbss)' | grep -v '\.data\.rel\.ro' |
   grep -v gupfast_world | sed 's/.*	[0-9a-f]* //' | grep '^gupfast::model::' | grep -Ev '^(typeinfo|vtable|guard variable)' |
   grep -Ev "$own" | sort -u)

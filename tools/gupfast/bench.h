@@ -17,6 +17,7 @@ struct explore_row_spec {
   const char* id;
   const char* scenario;
   const char* what;
+  std::vector<std::string> args = {};  // more `gupfast explore` options (--memory weak ...)
 };
 const std::vector<explore_row_spec>& explore_rows();
 

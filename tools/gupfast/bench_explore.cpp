@@ -69,6 +69,12 @@ const std::vector<explore_row_spec>& explore_rows() {
   static const std::vector<explore_row_spec> rows = {
       {"explore/two-thread", DEFAULT_SCENARIO, "executions per second, a two-thread scenario"},
       {"explore/thp", "folio-recheck", "executions per second, a THP split under GUP-fast (small geometry)"},
+      // The memory models' cost on the same scenario (docs/memory-model.md); tso's flush
+      // placements multiply the executions, so its search is cut at a count.
+      {"explore/weak", DEFAULT_SCENARIO, "executions per second, weak memory (stale-read bound 2)",
+       {"--memory", "weak"}},
+      {"explore/tso", DEFAULT_SCENARIO, "executions per second, x86-TSO (first 50,000 executions)",
+       {"--memory", "tso", "--max-executions", "50000"}},
   };
   return rows;
 }
@@ -102,7 +108,9 @@ bench::row explorer_row(const explore_row_spec& spec, bool quick) {
   int exit_code = 0;
   nlohmann::json j;
   for (int run = 0; run < runs; run++) {
-    child_result r = run_child({self, "explore", scenario, "--json", path}, limit);
+    std::vector<std::string> argv = {self, "explore", scenario, "--json", path};
+    argv.insert(argv.end(), spec.args.begin(), spec.args.end());
+    child_result r = run_child(argv, limit);
     std::ifstream in(path);
     j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
     if (r.timed_out) {

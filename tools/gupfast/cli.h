@@ -63,5 +63,6 @@ command add_explore_command(CLI::App& root);
 command add_scenarios_command(CLI::App& root);
 command add_bench_command(CLI::App& root);
 command add_stress_command(CLI::App& root);
+command add_litmus_command(CLI::App& root);  // litmus.cpp: herd7 C litmus tests
 
 }  // namespace gupfast::cli

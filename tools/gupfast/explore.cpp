@@ -25,6 +25,7 @@ litmus::search_config search_of(const explore_options& o, const litmus::file& f)
   litmus::search_config s;
   s.mode = o.mode;
   s.bound = o.given("--bound") ? o.bound : f.search.bound.value_or(o.bound);
+  s.stale_bound = o.given("--stale-bound") ? o.stale_bound : f.search.stale_bound.value_or(o.stale_bound);
   s.runs = o.runs;
   s.seed = o.seed;
   s.pct_depth = o.pct_depth;
@@ -51,6 +52,7 @@ base_settings base_of(const litmus::file& f, const explore_options& o) {
   pick(&b.tlb, "--tlb", o.machine.tlb, f.machine.tlb);
   pick(&b.pte, "--pte", o.machine.pte, f.machine.pte);
   pick(&b.seq_scope, "--seq-scope", o.machine.seq_scope, f.machine.seq_scope);
+  pick(&b.memory, "--memory", o.memory, f.machine.memory);
   b.pt_reclaim = o.machine.pt_reclaim || f.machine.pt_reclaim.value_or(false);
   b.nodes = o.given("--nodes") ? o.machine.nodes : f.machine.nodes.value_or(1);
   b.geometry = o.given("--geometry") ? o.machine.geometry : f.machine.geometry.value_or("small");
@@ -72,6 +74,7 @@ std::optional<litmus::run_config> resolve(const std::string& strategy, const std
   c.nodes = b.nodes;
   c.geometry = b.geometry;
   c.unsafe = unsafe;
+  c.memory = b.memory.value.value_or("sc");
   return c;
 }
 
@@ -82,6 +85,7 @@ std::string replay_command(const explore_options& o, const litmus::run_config& c
   if (c.nodes != 1) s += fmt::format(" --nodes {}", c.nodes);
   s += " --geometry " + c.geometry;
   if (c.unsafe) s += " --unsafe " + unsafe_mask_names(c.unsafe);
+  if (c.memory != "sc") s += " --memory " + c.memory;
   if (o.given("--max-steps")) s += fmt::format(" --max-steps {}", o.max_steps);
   return s + " --replay " + token;
 }
@@ -120,8 +124,9 @@ int run_once(const litmus::file& f, const explore_options& o) {
   explore_report r{&f, *cfg, search_of(o, f), {}, {}};
   progress_line live;
   if (live.on())
-    r.search.on_progress = [&live](uint64_t e, uint64_t cut, int bound, double s, int workers) {
-      live.show("explore: " + progress_text(e, cut, bound, s, workers));
+    r.search.on_progress = [&live, weak = r.cfg.memory == "weak"](uint64_t e, uint64_t cut, int bound, int stale,
+                                                                  double s, int workers) {
+      live.show("explore: " + progress_text(e, cut, bound, weak ? stale : -1, s, workers));
     };
   r.result = litmus::run_litmus(f, r.cfg, r.search);
   live.clear();
@@ -179,6 +184,8 @@ void validate(explore_options* o) {
   if (o->given("--runs") && o->mode == "dfs") throw CLI::ValidationError("--runs", "only with --mode random or pct");
   if (o->given("--pct-depth") && o->mode != "pct") throw CLI::ValidationError("--pct-depth", "only with --mode pct");
   if (o->given("--bound") && o->mode != "dfs") throw CLI::ValidationError("--bound", "only with --mode dfs");
+  if (o->given("--stale-bound") && o->mode != "dfs")
+    throw CLI::ValidationError("--stale-bound", "only with --mode dfs");
   if (o->check) {
     if (!o->unsafe.empty())
       throw CLI::ValidationError("--unsafe", "not with --check-expectations (each expect line names its mutants)");
@@ -226,6 +233,17 @@ command add_explore_command(CLI::App& root) {
       ->check(CLI::IsMember({"dfs", "random", "pct"}))
       ->capture_default_str();
   sub->add_option("--bound", o->bound, "dfs: the most preemptions in one execution (searched 0, 1, ... up to it)")
+      ->check(CLI::Range(0, 10))
+      ->capture_default_str();
+  sub->add_option("--memory", o->memory,
+                  "Memory model of the threads: sc (sequential consistency), tso (x86-TSO: store buffers "
+                  "flushed at steps the search chooses) or weak (a kernel-faithful weak model: loads may read "
+                  "older stores their CPU's barriers do not hide; docs/memory-model.md). Default: the file's "
+                  "machine line, else sc")
+      ->check(CLI::IsMember({"sc", "tso", "weak"}));
+  sub->add_option("--stale-bound", o->stale_bound,
+                  "dfs with --memory weak: the most loads in one execution that read a store older than the "
+                  "newest (searched 0, 1, ... up to it, each with preemptions 0, 1, ... --bound)")
       ->check(CLI::Range(0, 10))
       ->capture_default_str();
   sub->add_option("--runs", o->runs, "random, pct: executions to run")->check(CLI::Range(uint64_t(1), uint64_t(1) << 40));

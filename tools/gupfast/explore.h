@@ -18,6 +18,8 @@ struct explore_options {
   std::string unsafe;
   std::string mode = "dfs";
   int bound = 2;
+  std::string memory = "sc";  // --memory
+  int stale_bound = 2;        // --stale-bound
   uint64_t runs = 10000;
   uint64_t seed = 1;
   int pct_depth = 3;
@@ -44,7 +46,7 @@ struct setting {
   bool from_cli = false;
 };
 struct base_settings {
-  setting strategy, tlb, pte, seq_scope;
+  setting strategy, tlb, pte, seq_scope, memory;
   bool pt_reclaim = false;
   int nodes = 1;
   std::string geometry = "small";  // the explorer's default

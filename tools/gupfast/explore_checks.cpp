@@ -42,26 +42,29 @@ std::vector<litmus::run_config> configs_of(const litmus::expectation& e, const b
   for (const auto& strategy : values("strategy", b.strategy))
     for (const auto& tlb : values("tlb", b.tlb))
       for (const auto& pte : values("pte", b.pte))
-        for (const auto& scope : values("seq-scope", b.seq_scope)) {
-          if (e.on.count("seq-scope") && strategy.value_or("rcu") != "seqcount") continue;
-          if (auto c = resolve(strategy.value_or("rcu"), tlb, pte.value_or("native"), scope, b, e.unsafe))
+        for (const auto& scope : values("seq-scope", b.seq_scope))
+          for (const auto& memory : values("memory", b.memory)) {
+            if (e.on.count("seq-scope") && strategy.value_or("rcu") != "seqcount") continue;
+            auto c = resolve(strategy.value_or("rcu"), tlb, pte.value_or("native"), scope, b, e.unsafe);
+            if (!c) continue;
+            c->memory = memory.value_or("sc");
             out.push_back(*c);
-        }
+          }
   return out;
 }
 
 // ---- a run_result through a pipe ----------------------------------------------------------
 json to_json(const litmus::run_result& r) {
   json j = {{"executions", r.executions}, {"cut", r.cut}, {"max_steps", r.max_steps},
-            {"exhaustive", r.exhaustive}, {"bound_reached", r.bound_reached},
+            {"exhaustive", r.exhaustive}, {"bound_reached", r.bound_reached}, {"stale_reached", r.stale_reached},
             {"seconds", r.seconds}, {"found", nullptr}};
   if (r.found) {
     const auto& v = *r.found;
     json steps = json::array();
     for (const auto& s : v.trace)
-      steps.push_back({s.tid, s.line, s.what, s.op, s.addr, s.value, s.note, s.preemption});
-    j["found"] = {{"kind", v.kind}, {"message", v.message}, {"replay", v.replay}, {"preemptions", v.preemptions},
-                  {"trace", steps}};
+      steps.push_back({s.tid, s.line, s.what, s.op, s.addr, s.value, s.note, s.preemption, s.stale});
+    j["found"] = {{"kind", v.kind},   {"message", v.message},           {"replay", v.replay},
+                  {"preemptions", v.preemptions}, {"stale_reads", v.stale_reads}, {"trace", steps}};
   }
   return j;
 }
@@ -73,6 +76,7 @@ litmus::run_result from_json(const json& j) {
   r.max_steps = j.at("max_steps");
   r.exhaustive = j.at("exhaustive");
   r.bound_reached = j.at("bound_reached");
+  r.stale_reached = j.at("stale_reached");
   r.seconds = j.at("seconds");
   if (!j.at("found").is_null()) {
     const json& f = j["found"];
@@ -81,8 +85,9 @@ litmus::run_result from_json(const json& j) {
     v.message = f.at("message");
     v.replay = f.at("replay");
     v.preemptions = f.at("preemptions");
+    v.stale_reads = f.at("stale_reads");
     for (const json& s : f.at("trace"))
-      v.trace.push_back({s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]});
+      v.trace.push_back({s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8]});
     r.found = std::move(v);
   }
   return r;
@@ -102,6 +107,7 @@ struct task {
   std::string pbuf;
   uint64_t executions = 0, cut = 0;
   int bound = 0;
+  int stale = -1;  // the stale-read bound under weak memory, else -1
   double seconds = 0;
 };
 
@@ -129,8 +135,9 @@ void start(const litmus::file& f, const litmus::search_config& search, task* t, 
       own.max_executions = 0;
     }
     if (pfds[1] >= 0)
-      own.on_progress = [fd = pfds[1]](uint64_t e, uint64_t c, int b, double s, int) {
-        std::string line = fmt::format("{} {} {} {}\n", e, c, b, s);
+      own.on_progress = [fd = pfds[1], weak = t->cfg.memory == "weak"](uint64_t e, uint64_t c, int b, int st, double s,
+                                                                       int) {
+        std::string line = fmt::format("{} {} {} {} {}\n", e, c, b, weak ? st : -1, s);
         if (write(fd, line.data(), line.size()) < 0) {
         }
       };
@@ -185,7 +192,7 @@ void show_progress(progress_line& live, const std::vector<task>& tasks) {
     if (t.fd < 0 || t.done) continue;
     if (!running.empty()) running += "; ";
     running += fmt::format("line {} [{}/{}]: {}", t.e->line, t.cfg.strategy, t.cfg.tlb,
-                           progress_text(t.executions, t.cut, t.bound, t.seconds, 1));
+                           progress_text(t.executions, t.cut, t.bound, t.stale, t.seconds, 1));
   }
   live.show(fmt::format("explore: {}/{} checks done; {}", done, tasks.size(), running));
 }
@@ -198,12 +205,13 @@ void take_progress(task* t, const char* buf, size_t n) {
   size_t begin = t->pbuf.rfind('\n', end - 1);
   begin = begin == std::string::npos ? 0 : begin + 1;
   unsigned long long e = 0, c = 0;
-  int b = 0;
+  int b = 0, st = -1;
   double s = 0;
-  if (std::sscanf(t->pbuf.c_str() + begin, "%llu %llu %d %lf", &e, &c, &b, &s) == 4) {
+  if (std::sscanf(t->pbuf.c_str() + begin, "%llu %llu %d %d %lf", &e, &c, &b, &st, &s) == 5) {
     t->executions = e;
     t->cut = c;
     t->bound = b;
+    t->stale = st;
     t->seconds = s;
   }
   t->pbuf.erase(0, end + 1);
@@ -326,8 +334,11 @@ int run_checks(const litmus::file& f, const explore_options& o) {
     executions += res.executions;
     seconds += res.seconds;
     exhaustive &= res.exhaustive || bool(res.found);
-    std::string got = res.found ? fmt::format("{}, {} preemption{}, {} executions", res.found->kind,
-                                              res.found->preemptions, res.found->preemptions == 1 ? "" : "s",
+    std::string stale = t.cfg.memory == "weak" ? fmt::format(", {} stale read{}", res.found ? res.found->stale_reads : 0,
+                                                             res.found && res.found->stale_reads == 1 ? "" : "s")
+                                               : "";
+    std::string got = res.found ? fmt::format("{}, {} preemption{}{}, {} executions", res.found->kind,
+                                              res.found->preemptions, res.found->preemptions == 1 ? "" : "s", stale,
                                               res.executions)
                                 : fmt::format("no violation, {} executions{}", res.executions,
                                               res.exhaustive ? ", exhaustive" : ", NOT exhaustive");

@@ -20,7 +20,7 @@ using json = nlohmann::json;
 
 // The fields every shard of one search agrees on.
 constexpr const char* SAME[] = {"litmus", "file",  "strategy", "tlb",  "pte",         "seq_scope", "pt_reclaim",
-                                "nodes",  "geometry", "unsafe", "mode", "bound", "seed", "shard_count"};
+                                "nodes",  "geometry", "memory", "unsafe", "mode", "bound", "stale_bound", "seed", "shard_count"};
 
 int misuse(const std::string& what) {
   fmt::print(stderr, "gupfast: explore --merge: {}\n", what);
@@ -69,7 +69,9 @@ int run_merge(const explore_options& o) {
     cut = std::max<uint64_t>(cut, p->value("cut_executions", uint64_t{0}));
     exhaustive &= (*p)["exhaustive"].get<bool>();
     const json& v = (*p)["violation"];
-    if (!v.is_null() && (!found || v["preemptions"].get<int>() < (*found)["preemptions"].get<int>())) found = &v;
+    // The fewest stale reads first, then the fewest preemptions (as one search reports it).
+    auto rank = [](const json& x) { return std::pair(x.value("stale_reads", 0), x["preemptions"].get<int>()); };
+    if (!v.is_null() && (!found || rank(v) < rank(*found))) found = &v;
     shards.push_back({{"shard", i},
                       {"units", (*p)["units"]},
                       {"executions", (*p)["own_executions"]},

@@ -32,9 +32,10 @@ void progress_line::clear() {
   shown_ = false;
 }
 
-std::string progress_text(uint64_t executions, uint64_t cut, int bound, double seconds, int workers) {
+std::string progress_text(uint64_t executions, uint64_t cut, int bound, int stale, double seconds, int workers) {
   std::string s = fmt::format("{} executions ({}/s), bound {}", grouped(executions),
                               grouped(static_cast<uint64_t>(seconds > 0 ? double(executions) / seconds : 0)), bound);
+  if (stale >= 0) s += fmt::format(", stale reads {}", stale);
   if (cut) s += fmt::format(", {} cut", grouped(cut));
   if (workers > 1) s += fmt::format(", {} workers busy", workers);
   return s;

@@ -20,7 +20,8 @@ class progress_line {
   bool shown_ = false;
 };
 
-// "12,345 executions (23,100/s), bound 2" (+ ", 3 cut", ", 4 workers" when there are some).
-std::string progress_text(uint64_t executions, uint64_t cut, int bound, double seconds, int workers);
+// "12,345 executions (23,100/s), bound 2" (+ ", stale reads 1" under weak memory (stale >= 0),
+// ", 3 cut", ", 4 workers" when there are some).
+std::string progress_text(uint64_t executions, uint64_t cut, int bound, int stale, double seconds, int workers);
 
 }  // namespace gupfast::cli

@@ -1,4 +1,4 @@
-// `gupfast explore` and `gupfast scenarios` in a build without the model backend
+// `gupfast explore`, `gupfast scenarios` and `gupfast litmus` in a build without the model backend
 // (GUPFAST_BUILD_MODEL off): the commands exist and say how to get them.
 #include <fmt/format.h>
 
@@ -25,6 +25,9 @@ command add_explore_command(CLI::App& root) {
 }
 command add_scenarios_command(CLI::App& root) {
   return unavailable(root, "scenarios", "List the built-in litmus scenarios (not built)");
+}
+command add_litmus_command(CLI::App& root) {
+  return unavailable(root, "litmus", "Run a herd7 C litmus test under the explorer (not built)");
 }
 
 }  // namespace gupfast::cli

@@ -37,6 +37,7 @@ int main(int argc, char** argv) {
       cli::add_scenarios_command(app),
       cli::add_bench_command(app),
       cli::add_stress_command(app),
+      cli::add_litmus_command(app),
   };
   app.footer("Run `gupfast <command> --help` for a command's options.");  // root only: after the commands
 

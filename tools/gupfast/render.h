@@ -32,6 +32,7 @@ struct step_detail {
   uint64_t addr = 0;
   uint64_t value = 0;
   int entries = 0;
+  int stale = 0;  // the load read the stale-th store before the newest (weak memory)
 };
 
 struct step_row {

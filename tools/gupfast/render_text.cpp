@@ -34,6 +34,7 @@ std::vector<std::string> thread_names(const litmus::file& f) {
 
 std::string describe_access(const step_detail& d) {
   if (d.op.empty() || d.op == "yield") return d.op;
+  if (d.op == "load" && d.stale) return fmt::format("load {:#x} (stale {})", d.value, d.stale);
   if (d.op == "load" || d.op == "store" || d.op == "cmpxchg" || d.op == "xchg" || d.op == "rmw")
     return fmt::format("{} {:#x}", d.op, d.value);
   return d.value ? fmt::format("{} {:#x}", d.op, d.value) : d.op;
@@ -66,10 +67,12 @@ std::vector<step_row> condense(const litmus::file& f, const std::vector<litmus::
     step_detail& d = r.details.back();
     d.entries++;
     // Keep the last load (the value read) if there is one; else the last access.
-    if (s.op == "load" || d.op != "load") {
+    // A stale load is kept over a later fresh one: it is what the counterexample turns on.
+    if ((s.op == "load" && !(d.op == "load" && d.stale && !s.stale)) || d.op != "load") {
       d.op = s.op;
       d.addr = s.addr;
       d.value = s.value;
+      d.stale = s.stale;
     }
   }
   // A fiber's first step ("start") belongs to the step that follows it on that thread.
@@ -90,7 +93,10 @@ std::vector<step_row> condense(const litmus::file& f, const std::vector<litmus::
 std::string render_summary(const explore_report& r) {
   const auto& res = r.result;
   std::string how = r.search.replay       ? std::string("replay")
-                    : r.search.mode == "dfs" ? fmt::format("dfs, preemption bound {}", r.search.bound)
+                    : r.search.mode == "dfs" ? fmt::format("dfs, preemption bound {}", r.search.bound) +
+                                                   (r.cfg.memory == "weak"
+                                                        ? fmt::format(", stale-read bound {}", r.search.stale_bound)
+                                                        : "")
                     : r.search.mode == "pct" ? fmt::format("pct, depth {}, seed {}", r.search.pct_depth, r.search.seed)
                                              : fmt::format("random, seed {}", r.search.seed);
   if (r.search.shard_count > 1) how += fmt::format(", shard {}/{}", r.search.shard_index, r.search.shard_count);
@@ -99,8 +105,11 @@ std::string render_summary(const explore_report& r) {
                                 r.cfg.unsafe ? unsafe_mask_names(r.cfg.unsafe) : "none");
   std::string execs = fmt::format("{} execution{}", res.executions, res.executions == 1 ? "" : "s");
   if (res.found) {
-    out += fmt::format("{}: violation after {} ({:.2f} s), {} preemption{}\n", how, execs, res.seconds,
-                       res.found->preemptions, res.found->preemptions == 1 ? "" : "s");
+    std::string stale = r.cfg.memory == "weak" ? fmt::format(", {} stale read{}", res.found->stale_reads,
+                                                             res.found->stale_reads == 1 ? "" : "s")
+                                               : "";
+    out += fmt::format("{}: violation after {} ({:.2f} s), {} preemption{}{}\n", how, execs, res.seconds,
+                       res.found->preemptions, res.found->preemptions == 1 ? "" : "s", stale);
   } else {
     std::string scope = r.search.replay ? "" : res.exhaustive ? ", exhaustive" : ", not exhaustive";
     out += fmt::format("{}: no violation in {}{} ({:.2f} s)\n", how, execs, scope, res.seconds);

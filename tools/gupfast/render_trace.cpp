@@ -71,9 +71,11 @@ json render_json(const explore_report& r) {
       {"pt_reclaim", r.cfg.pt_reclaim},
       {"nodes", r.cfg.nodes},
       {"geometry", r.cfg.geometry},
+      {"memory", r.cfg.memory},
       {"unsafe", r.cfg.unsafe ? unsafe_mask_names(r.cfg.unsafe) : ""},
       {"mode", r.search.replay ? "replay" : r.search.mode},
       {"bound", r.search.bound},
+      {"stale_bound", r.search.stale_bound},
       {"seed", r.search.seed},
       {"shard", fmt::format("{}/{}", r.search.shard_index, r.search.shard_count)},
       {"executions", res.executions},
@@ -82,6 +84,7 @@ json render_json(const explore_report& r) {
       {"inconclusive", !res.found && res.cut > 0},
       {"exhaustive", res.exhaustive},
       {"bound_reached", res.bound_reached},
+      {"stale_reached", res.stale_reached},
       {"seconds", res.seconds},
       {"violation", nullptr},
   };
@@ -114,7 +117,8 @@ json render_json(const explore_report& r) {
                        {"kernel", fns}});
     }
     j["violation"] = {{"kind", v.kind}, {"message", v.message}, {"replay", v.replay},
-                      {"replay_command", r.replay_command}, {"preemptions", v.preemptions}, {"steps", steps}};
+                      {"replay_command", r.replay_command}, {"preemptions", v.preemptions},
+                      {"stale_reads", v.stale_reads},  {"steps", steps}};
   }
   return j;
 }
