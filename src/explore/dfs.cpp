@@ -386,7 +386,7 @@ long dfs_driver::latest_race(const footprint& fp, int q) const {
     for (task_mask m = others; m; m &= m - 1) consider(task_last_[lowest(m)]);
     return best;
   }
-  for (int a = 0; a < fp.n; a++) for_conflicts(fp.a[a], others, flush_partners(q), consider);
+  for (int a = 0; a < fp.n; a++) for_conflicts(fp.a[a], others, 0, consider);  // others has no partners
   for (task_mask m = others; m; m &= m - 1) {
     consider(last_all_[lowest(m)]);  // a transition that touched every word
     if (fp.any_write) consider(last_write_[lowest(m)]);

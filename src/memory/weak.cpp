@@ -251,13 +251,11 @@ void rmw_write(void* p, unsigned size, uint64_t v, std::memory_order o) {
   uint32_t id;
   location& l = loc(p, size, &id);
   // The release sequence goes on: the store carries what the store it read carried.
+  // Its own part: the CPU's view (a release) or what its last wmb / mb made stores carry.
   int32_t msg = c.rmw_msg;
-  if (releases(o)) {
-    view mine = c.cur;
-    if (msg >= 0) join(mine, msg_view(msg));
-    msg = snapshot(mine);
-  } else if (c.wmb_msg >= 0) {
-    view mine = msg_view(c.wmb_msg);
+  const view* own = releases(o) ? &c.cur : c.wmb_msg >= 0 ? &msg_view(c.wmb_msg) : nullptr;
+  if (own) {
+    view mine = *own;
     if (msg >= 0) join(mine, msg_view(msg));
     msg = snapshot(mine);
   }

@@ -1,7 +1,6 @@
 // The process's own loads and stores: through the CPU's TLB, a hardware-style page walk
 // on a miss, and a page fault when the walk finds nothing usable.
 #include <cerrno>
-#include <optional>
 
 #include "machine/counters.h"
 #include "mm/mm.h"
@@ -51,41 +50,43 @@ bool hw_walk(mm_struct* mm, unsigned long addr, bool write, pteval_t* out) {
   }
 }
 
+// The hardware's side of one access: the TLB, the page walk on a miss, the frame. False: a
+// page fault. Strongly ordered under the explorer's weak memory models, as a TLB shootdown is
+// synchronous (docs/memory-model.md); the fault that follows is the kernel's, and is not.
+bool hw_access(mm_struct* mm, unsigned long addr, bool write, uint8_t* val) {
+  sync::hardware_access hw;
+  unsigned long irq = tlb_access_begin();
+  page_table_check_walk_begin();
+  uint64_t gen = mm->tlb_gen.load(sync::relaxed);
+  pteval_t pte;
+  // A store through a cached translation whose dirty bit is clear re-walks to set it,
+  // as x86 does (otherwise a shared page written after a read fault stays clean).
+  bool hit = tlb_lookup(mm, addr, gen, &pte) && pte_access_permitted({pte}, write) &&
+             (!write || pte_dirty({pte}));
+  bool ok = hit || hw_walk(mm, addr, write, &pte);
+  if (ok) {
+    if (!hit) tlb_fill(mm, addr, gen, pte);
+    unsigned long pfn = pte_pfn({pte});
+    unsigned off = addr & (PAGE_SIZE - 1);
+    sync::yield_point("mm_access:translated");
+    // The oracle's frame-uaf check: this frame must still be what addr mapped.
+    page_table_check_user_access(mm, addr, pfn, write);
+    if (write)
+      frame_write_byte(pfn, off, *val);
+    else
+      *val = frame_read_byte(pfn, off);
+    count_event(hit ? CNT_tlb_hits : CNT_tlb_misses);
+  }
+  tlb_access_end(irq);
+  return ok;
+}
+
 int mm_access(mm_struct* mm, unsigned long addr, bool write, uint8_t* val) {
   if (addr >= TASK_SIZE) return -EFAULT;
   if (!sync::this_cpu()) return -EINVAL;
   switch_mm(mm);
-  for (int attempt = 0;; attempt++) {
-    // The TLB, the page walk and the frame access are the hardware's: strongly ordered
-    // under the explorer's weak memory models, as a TLB shootdown is synchronous
-    // (docs/memory-model.md). The fault below is the kernel's, and is not.
-    std::optional<sync::hardware_access> hw(std::in_place);
-    unsigned long irq = tlb_access_begin();
-    page_table_check_walk_begin();
-    uint64_t gen = mm->tlb_gen.load(sync::relaxed);
-    pteval_t pte;
-    // A store through a cached translation whose dirty bit is clear re-walks to set it,
-    // as x86 does (otherwise a shared page written after a read fault stays clean).
-    bool hit = tlb_lookup(mm, addr, gen, &pte) && pte_access_permitted({pte}, write) &&
-               (!write || pte_dirty({pte}));
-    bool ok = hit || hw_walk(mm, addr, write, &pte);
-    if (ok) {
-      if (!hit) tlb_fill(mm, addr, gen, pte);
-      unsigned long pfn = pte_pfn({pte});
-      unsigned off = addr & (PAGE_SIZE - 1);
-      sync::yield_point("mm_access:translated");
-      // The oracle's frame-uaf check: this frame must still be what addr mapped.
-      page_table_check_user_access(mm, addr, pfn, write);
-      if (write)
-        frame_write_byte(pfn, off, *val);
-      else
-        *val = frame_read_byte(pfn, off);
-      tlb_access_end(irq);
-      count_event(hit ? CNT_tlb_hits : CNT_tlb_misses);
-      return 0;
-    }
-    tlb_access_end(irq);
-    hw.reset();
+  for (;;) {
+    if (hw_access(mm, addr, write, val)) return 0;
     // Page fault: the kernel's do_user_addr_fault -> handle_mm_fault.
     mm->mmap_lock.down_read();
     vm_area_struct* vma = vma_lookup(mm, addr);
