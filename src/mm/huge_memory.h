@@ -13,7 +13,10 @@ vm_fault_t do_huge_pmd_anonymous_page(vm_area_struct* vma, unsigned long addr, p
 vm_fault_t do_huge_pmd_wp_page(vm_area_struct* vma, unsigned long addr, pmd_t* pmdp, pmd_t orig, unsigned flags);
 // split_huge_pmd(): the leaf becomes a PTE table mapping the same folio. 0 or -ENOMEM.
 int __split_huge_pmd(vm_area_struct* vma, pmd_t* pmdp, unsigned long addr);
-void zap_huge_pmd(mmu_gather* tlb, vm_area_struct* vma, pmd_t* pmdp, unsigned long addr);
+// zap_huge_pmd(): clear a leaf and hand its folio to the gather. false if the PMD is no
+// longer a leaf under the PMD lock (a split under mmap_lock for read turned it into a PTE
+// table since the caller looked): the caller zaps at PTE level instead.
+bool zap_huge_pmd(mmu_gather* tlb, vm_area_struct* vma, pmd_t* pmdp, unsigned long addr);
 // 0, or -EAGAIN when the source was split (copy at PTE level instead), or -ENOMEM.
 int copy_huge_pmd(vm_area_struct* dst_vma, vm_area_struct* src_vma, pmd_t* dst_pmdp, pmd_t* src_pmdp,
                   unsigned long addr);

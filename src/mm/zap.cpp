@@ -63,12 +63,16 @@ void unmap_page_range(mmu_gather* tlb, vm_area_struct* vma, unsigned long addr, 
     if (pmdp) {
       pmd_t pmd = pmdp_get(pmdp);
       if (pmd_leaf(pmd)) {
-        if (addr == (addr & PMD_MASK) && next - addr == PMD_SIZE) {
-          zap_huge_pmd(tlb, vma, pmdp, addr);
+        // Read without the PMD lock: a split (mmap_lock for read) may run from here on;
+        // zap_huge_pmd() rechecks the leaf under the lock.
+        sync::yield_point("zap:after_pmd_load");
+        bool whole = addr == (addr & PMD_MASK) && next - addr == PMD_SIZE;
+        if (whole && zap_huge_pmd(tlb, vma, pmdp, addr)) {
           addr = next;
           continue;
         }
-        __split_huge_pmd(vma, pmdp, addr);  // part of the leaf: split, then zap PTEs
+        // Part of the leaf: split, then zap PTEs. Or no longer a leaf (split meanwhile).
+        if (!whole) __split_huge_pmd(vma, pmdp, addr);
         pmd = pmdp_get(pmdp);
       }
       if (pmd_table(pmd)) zap_pte_range(tlb, vma, pmdp, addr, next);

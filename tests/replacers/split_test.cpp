@@ -148,6 +148,24 @@ TEST_P(Split, ReferenceBeforeFreezeBacksOff) {
   EXPECT_EQ(check(mm, HREGION, HPAGE_PMD_NR, 6), -1);
 }
 
+// MADV_DONTNEED of the whole 2 MiB reads the leaf PMD without its lock; before it takes the
+// lock, a split (also under mmap_lock for read) makes the PMD a PTE table. zap_huge_pmd()
+// must see that under the lock and leave the zap to the PTE level: clearing the PMD
+// regardless detached the table with its PTEs still mapping the split folio, and the table
+// and the folio leaked (the stress harness's small-geometry leak; the fixture's teardown
+// counts the frames).
+TEST_P(Split, SplitBetweenZapsLoadAndLockZapsAtPteLevel) {
+  unsigned long head = make_thp(mm, 6);
+  {
+    inject_once inj("zap:after_pmd_load", [&] { EXPECT_EQ(split_pmd(mm, HREGION), 0); });
+    ASSERT_EQ(do_madvise(mm, HREGION, PMD_SIZE, MADV_DONTNEED_), 0);
+    ASSERT_EQ(inj.fired(), 1);
+  }
+  for (int i = 0; i < HPAGE_PMD_NR; i += 51) EXPECT_FALSE(lookup(mm, HREGION + i * PAGE_SIZE).present) << i;
+  EXPECT_EQ(folio_ref_count(page_folio(pfn_to_page(head))), 0) << "the folio went back to the allocator";
+  EXPECT_EQ(load(mm, HREGION + 7 * PAGE_SIZE + 5), 0) << "a new fault reads zeroes";
+}
+
 REPLACE_INSTANTIATE_ALL(Split);
 
 // GUP-fast reads the PTE of page 3 of a PTE-mapped THP and computes its folio (the large
