@@ -58,8 +58,23 @@ void on_frame_freed(void* ctx, unsigned long pfn, int order) {
       f->allocated.store(false, std::memory_order_release);
       f->free_tick.store(t, std::memory_order_relaxed);
     }
-    // A freed table is no longer followed (its parent entry was cleared before).
-    for (unsigned long i = 0; i < (1ul << order); i++) o->tables.erase(pfn + i);
+    // A freed table is no longer followed (its parent entry was cleared before). It must be
+    // empty: an entry left in it is a mapping nobody can reach or tear down any more (its
+    // page's mapcount and the mm's RSS leak; the kernel's "Bad rss-counter state", and a
+    // crash when the frame is reused). The PT-reclaim race of f39edcf6349a ends here.
+    for (unsigned long i = 0; i < (1ul << order); i++) {
+      if (o->tables.erase(pfn + i) && !v) {
+        const uint64_t* e = reinterpret_cast<const uint64_t*>(pfn_to_virt(pfn + i));
+        int live = 0;
+        for (unsigned long k = 0; k < static_cast<unsigned long>(PTRS_PER_PTE); k++) live += peek(e + k) != 0;
+        if (live)
+          v = make_violation(o, violation_kind::refcount,
+                             fmt::format("page table {:#x} freed with {} entr{} still set: what they map leaks "
+                                         "(mapcount, RSS)",
+                                         pfn + i, live, live == 1 ? "y" : "ies"),
+                             0, 0, ~0ul, pfn + i);
+      }
+    }
     log_event(o, "free", 0, 0, pfn, ~0ul, order);
   }
   if (v) deliver(o, std::move(*v));

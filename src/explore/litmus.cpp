@@ -276,6 +276,61 @@ std::string parse_search_words(const std::vector<std::string_view>& w, search_se
   return {};
 }
 
+// `zoo commit=ID[,ID] year=YYYY release=R revert=MUTANTS [era=MUTANTS]`
+std::string parse_zoo_words(const std::vector<std::string_view>& w, zoo_entry* z) {
+  std::set<std::string_view> seen;
+  for (size_t i = 1; i < w.size(); i++) {
+    size_t eq = w[i].find('=');
+    if (eq == std::string_view::npos) return fmt::format("'{}' is not KEY=VALUE", w[i]);
+    std::string_view key = w[i].substr(0, eq), v = w[i].substr(eq + 1);
+    if (!seen.insert(key).second) return fmt::format("'{}' given twice", key);
+    if (key == "commit") {
+      for (std::string_view c : split_on(v, ',')) {
+        bool hex = std::all_of(c.begin(), c.end(), [](char ch) { return std::isxdigit(static_cast<unsigned char>(ch)); });
+        if (c.size() < 12 || c.size() > 40 || !hex)
+          return fmt::format("commit: '{}' is not a commit id (12 to 40 hex digits)", c);
+        z->commits.emplace_back(c);
+      }
+    } else if (key == "year") {
+      auto n = parse_dec(v);
+      if (!n || *n < 1991 || *n > 2100) return fmt::format("year: '{}' is not a year", v);
+      z->year = static_cast<int>(*n);
+    } else if (key == "release") {
+      if (!valid_name(v)) return fmt::format("release: '{}' is not a release (v6.1, 4.9.188-stable)", v);
+      z->release = std::string(v);
+    } else if (key == "revert" || key == "era") {
+      std::string bad;
+      auto mask = parse_unsafe_list(v, &bad);
+      if (!mask || !*mask) return fmt::format("{}: '{}' is not a mutant list", key, mask ? v : std::string_view(bad));
+      (key == "revert" ? z->revert : z->era) = *mask;
+      (key == "revert" ? z->revert_names : z->era_names) = unsafe_mask_names(*mask);
+    } else {
+      return fmt::format("unknown setting '{}' (commit, year, release, revert, era)", key);
+    }
+  }
+  if (z->commits.empty() || !z->year || z->release.empty() || !z->revert)
+    return "usage: zoo commit=ID[,ID] year=YYYY release=R revert=MUTANTS [era=MUTANTS]";
+  if (z->revert & z->era) return "a mutant is in both revert and era";
+  return {};
+}
+
+// A zoo entry must show both sides: a violation found with the fix reverted (revert + era),
+// and `ok` with the fix (era alone).
+std::string check_zoo_expectations(const file& f) {
+  const zoo_entry& z = *f.zoo;
+  bool found = false, clean = false;
+  for (const expectation& e : f.expects) {
+    if (!e.expects_ok() && e.unsafe == (z.revert | z.era)) found = true;
+    if (e.expects_ok() && e.unsafe == z.era) clean = true;
+  }
+  std::string with_era = z.era ? " with " + z.era_names : "";
+  if (!found)
+    return fmt::format("zoo: no 'expect KIND with {}' line: the race with the fix reverted",
+                       unsafe_mask_names(z.revert | z.era));
+  if (!clean) return fmt::format("zoo: no 'expect ok{}' line: the fix closes the race", with_era);
+  return {};
+}
+
 }  // namespace
 
 const char* to_string(op_kind k) { return OP_NAMES[static_cast<int>(k)]; }
@@ -393,6 +448,15 @@ std::optional<file> parse(std::string_view text, const std::string& path, parse_
       if (!m.empty()) return error(lineno, "search: " + m);
       continue;
     }
+    if (w[0] == "zoo") {
+      if (f.zoo) return error(lineno, "a second 'zoo' line");
+      zoo_entry z;
+      z.line = lineno;
+      std::string m = parse_zoo_words(w, &z);
+      if (!m.empty()) return error(lineno, "zoo: " + m);
+      f.zoo = std::move(z);
+      continue;
+    }
     if (w[0] == "expect") {
       expectation e;
       e.line = lineno;
@@ -440,6 +504,10 @@ std::optional<file> parse(std::string_view text, const std::string& path, parse_
   if (f.threads.empty()) return error(lineno ? lineno : 1, "no threads (thread NAME:)");
   for (const thread& t : f.threads)
     if (t.ops.empty()) return error(t.line, fmt::format("thread {} has no operations", t.name));
+  if (f.zoo) {
+    std::string m = check_zoo_expectations(f);
+    if (!m.empty()) return error(f.zoo->line, m);
+  }
   // A thread's pages (and setup's): dma_write and unpin need pages held; GUP needs none.
   std::vector<const std::vector<op>*> lists{&f.setup};
   for (const thread& t : f.threads) lists.push_back(&t.ops);

@@ -93,6 +93,21 @@ struct expectation {
   bool expects_ok() const { return kinds.size() == 1 && kinds[0] == "ok"; }
 };
 
+// `zoo commit=ID[,ID] year=YYYY release=vX.Y revert=MUTANTS [era=MUTANTS]`: the file is a
+// bug-zoo entry (docs/bug-zoo.md), a real kernel race. `revert` names the mutants that undo
+// exactly the fix; `era` the safety steps the kernel of the bug's time did not have yet
+// (added by later fixes), which stay removed on both sides. The parser requires the file to
+// expect a violation with revert+era and `ok` with era alone: found without the fix, clean
+// with it.
+struct zoo_entry {
+  int line = 0;
+  std::vector<std::string> commits;  // abbreviated ids, 12 to 40 hex digits
+  int year = 0;
+  std::string release;               // "v6.0", "4.9.188 (stable only)" is written 4.9.188-stable
+  uint32_t revert = 0, era = 0;      // machine/config.h unsafe_step masks
+  std::string revert_names, era_names;  // canonical order
+};
+
 struct file {
   std::string path;   // as given ("tests/litmus/x.litmus", or "builtin:x")
   std::string name;   // the `litmus` line
@@ -102,6 +117,7 @@ struct file {
   std::vector<op> setup;
   std::vector<thread> threads;
   std::vector<expectation> expects;
+  std::optional<zoo_entry> zoo;  // a bug-zoo entry
   std::string source;  // the whole text
   // The op at a file line, or nullptr.
   const op* op_at(int line) const;

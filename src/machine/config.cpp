@@ -8,17 +8,21 @@ const unsafe_info unsafe_steps[NR_UNSAFE_STEPS] = {
     {"no-pte-recheck", "gup_fast_pte_range: recheck pte_val(pte) == pte_val(ptep_get(ptep)) after the grab",
      "pin a page that zap/reclaim/migration/COW unmapped (stale-pin, pinned page freed and reused)"},
     {"no-pmd-recheck", "gup_fast_pte_range: recheck pmd_val(pmd) == pmd_val(*pmdp) after the grab",
-     "pin through a PTE table khugepaged detached (collapse copies stale data: lost-write)"},
+     "pin through a PTE table khugepaged detached (collapse copies stale data: lost-write)",
+     "70cbc3cc78a9 (v6.0)"},
     {"no-folio-recheck", "try_get_folio: recheck page_folio(page) == folio after folio_ref_try_add",
-     "reference the wrong folio after a THP split or free+realloc (pinned page freed)"},
+     "reference the wrong folio after a THP split or free+realloc (pinned page freed)",
+     "c24d37322548 (v5.14)"},
     {"no-leaf-recheck", "gup_fast_pmd_leaf: recheck pmd_val(orig) == pmd_val(*pmdp) after the grab",
      "pin subpages of a PMD leaf that a split or zap no longer maps (stale-pin)"},
     {"get-not-try-get", "folio_ref_try_add: add unless zero (frozen/free folios refuse)",
      "resurrect a freed or frozen folio (pinned-freed, refcount)"},
     {"no-wp-seq", "gup_fast: sample and validate mm->write_protect_seq for FOLL_PIN",
-     "pin races fork's write-protect: the pinned page is COW-shared and DMA writes are lost"},
+     "pin races fork's write-protect: the pinned page is COW-shared and DMA writes are lost",
+     "57efa1fe5957 (v5.11)"},
     {"no-table-sync", "page-table free waits for lockless walkers (IPI, RCU grace period, type-stable memory)",
-     "walker reads a freed page table (table-uaf)"},
+     "walker reads a freed page table (table-uaf)",
+     "9e52fc2b50de (v4.14: x86 under paravirt flushes)"},
     {"torn-pte-read", "PAE ptep_get_lockless: low, rmb, high, rmb, reread low and retry",
      "walker acts on a PTE value never stored (torn-entry: pin of an arbitrary frame)"},
     {"no-reclaim-freeze", "__remove_mapping: folio_ref_freeze(expected) before freeing",
@@ -26,14 +30,17 @@ const unsafe_info unsafe_steps[NR_UNSAFE_STEPS] = {
     {"no-flush-before-free", "mmu_gather and reclaim: flush the TLB before freeing the pages they unmapped",
      "a CPU's stale TLB entry reaches a freed frame (frame-uaf)"},
     {"no-collapse-sync", "collapse: tlb_remove_table_sync_one / IPI / seq after pmdp_collapse_flush",
-     "a walker still inside the old PTE table pins pages collapse is copying (lost-write)"},
+     "a walker still inside the old PTE table pins pages collapse is copying (lost-write), or reads it after the "
+     "THP's zap freed it as the deposit (table-uaf)",
+     "2ba99c5e0881 (v6.1)"},
     {"no-seq-validate", "seqcount strategy: read_seqcount_retry after the walk",
      "walker trusts a recycled table or a replaced page (stale-pin, table-uaf)"},
     {"no-pin-mb",
      "try_grab_folio_fast: smp_mb__after_atomic() after the pin accounting, before the PTE recheck "
      "(mm/gup.c; a no-op on x86: the locked add already orders)",
      "the pin is not yet visible to __folio_try_share_anon_rmap's pin check while GUP-fast's recheck still "
-     "sees the old PTE: reclaim or migration unmaps a page being pinned (needs --memory weak)"},
+     "sees the old PTE: reclaim or migration unmaps a page being pinned (needs --memory weak)",
+     "088b8aa537c2 (v6.1)"},
     {"no-pae-rmb",
      "PAE ptep_get_lockless: smp_rmb() between the low and high halves and before the low half's re-read "
      "(mm/gup.c; a compiler barrier on x86)",
@@ -44,6 +51,18 @@ const unsafe_info unsafe_steps[NR_UNSAFE_STEPS] = {
      "compiler barrier on x86)",
      "the halves become visible in the other order: a lockless reader sees a present entry with a stale half "
      "(torn-entry; needs --memory weak and --pte pae)"},
+    {"no-pt-reclaim-recheck",
+     "try_to_free_pte (CONFIG_PT_RECLAIM): recheck under the PMD lock and the PTL that every PTE of the table is "
+     "still none, even when the zap found it empty but dropped the lock since",
+     "a fault refills the table between the zap and the free: a table that maps a page is freed (refcount: "
+     "its mappings leak; needs --pt-reclaim)",
+     "f39edcf6349a (v6.14)"},
+    {"no-pte-map-recheck",
+     "pte_offset_map_lock: after taking the PTL, recheck that the PMD still points to the table it was found "
+     "through (pmd_same; else unlock and retry)",
+     "a fault or other locked walker writes into a table that PT reclaim or collapse detached meanwhile: the "
+     "entry is in a table nobody reaches (refcount: a table freed with entries set; needs --pt-reclaim)",
+     "0d940a9b270b (v6.5)"},
 };
 
 std::optional<uint32_t> parse_unsafe_list(std::string_view list, std::string* bad) {

@@ -39,6 +39,8 @@ enum unsafe_step : unsigned {
   NO_PIN_MB,            // try_grab_folio_fast: smp_mb__after_atomic after the pin accounting
   NO_PAE_RMB,           // ptep_get_lockless: smp_rmb between the halves
   NO_PAE_WMB,           // set_pte / pte_clear (PAE): smp_wmb between the halves
+  NO_PT_RECLAIM_RECHECK,  // try_to_free_pte: recheck that the table is still empty under its locks
+  NO_PTE_MAP_RECHECK,   // pte_offset_map_lock: recheck the PMD still points to the table once locked
   NR_UNSAFE_STEPS
 };
 
@@ -46,6 +48,9 @@ struct unsafe_info {
   const char* name;
   const char* check;  // the kernel check it removes
   const char* race;   // the race it opens
+  // The kernel fix(es) that added the check, where a bug-zoo entry (tests/litmus/zoo) reverts
+  // them: "70cbc3cc78a9 (v6.0)"; "" if none.
+  const char* commit = "";
 };
 extern const unsafe_info unsafe_steps[NR_UNSAFE_STEPS];
 

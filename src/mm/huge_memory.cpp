@@ -4,7 +4,9 @@
 // A PMD-mapped THP is one order-9 folio: one reference and _entire_mapcount 0 for the
 // PMD mapping; AnonExclusive on the head page stands for the whole leaf. Splitting the
 // PMD maps the same folio with 512 PTEs: one reference and one _mapcount per PTE.
-// There is no huge zero page: a read fault on a THP VMA allocates the huge folio.
+// There is no huge zero page: a read fault on a THP VMA allocates the huge folio. Every leaf
+// has a PTE table deposited for it (pgtable_trans_huge_deposit, below), as the kernel's:
+// its split uses it, its zap frees it.
 #include <cerrno>
 
 #include "machine/counters.h"
@@ -21,11 +23,32 @@ bool thp_vma_suitable(vm_area_struct* vma, unsigned long addr) {
   return haddr >= vma->vm_start && haddr + PMD_SIZE <= vma->vm_end;
 }
 
+void pgtable_trans_huge_deposit(mm_struct*, pmd_t* pmdp, page* pgtable) {
+  page* pmd_table = virt_to_table_page(pmdp);
+  pgtable->lru_next = pmd_table->lru_next;  // NO_PFN: the first
+  pmd_table->lru_next = static_cast<uint32_t>(page_to_pfn(pgtable));
+}
+
+page* pgtable_trans_huge_withdraw(mm_struct*, pmd_t* pmdp) {
+  page* pmd_table = virt_to_table_page(pmdp);
+  uint32_t pfn = pmd_table->lru_next;
+  if (pfn == NO_PFN) return nullptr;  // a leaf without its deposit: a bug of ours
+  page* pgtable = pfn_to_page(pfn);
+  pmd_table->lru_next = pgtable->lru_next;
+  pgtable->lru_next = NO_PFN;
+  return pgtable;
+}
+
 vm_fault_t do_huge_pmd_anonymous_page(vm_area_struct* vma, unsigned long addr, pmd_t* pmdp) {
   mm_struct* mm = vma->vm_mm;
   unsigned long haddr = addr & PMD_MASK;
   folio* f = folio_alloc(__GFP_ZERO, HPAGE_PMD_ORDER);
   if (!f) return VM_FAULT_FALLBACK;  // no huge folio: small pages will do
+  page* pgtable = pagetable_alloc(mm);  // pte_alloc_one(): the leaf's deposit
+  if (!pgtable) {
+    folio_put(f);
+    return VM_FAULT_FALLBACK;
+  }
   sync::smp_wmb();                   // zeroed contents before the leaf that maps them
   folio_set_uptodate(f);
   pmd_t entry = pfn_pmd_leaf(folio_pfn(f), vm_get_page_prot(vma->vm_flags));
@@ -34,6 +57,7 @@ vm_fault_t do_huge_pmd_anonymous_page(vm_area_struct* vma, unsigned long addr, p
   sync::spin_lock(ptl);
   if (!pmd_none(pmdp_get(pmdp))) {
     sync::spin_unlock(ptl);
+    pagetable_free(pgtable);
     folio_put(f);
     return 0;
   }
@@ -43,6 +67,8 @@ vm_fault_t do_huge_pmd_anonymous_page(vm_area_struct* vma, unsigned long addr, p
   f->page._entire_mapcount.store(0, sync::relaxed);
   folio_add_lru(f);
   mm->rss_anon.fetch_add(HPAGE_PMD_NR, sync::relaxed);
+  pgtable_trans_huge_deposit(mm, pmdp, pgtable);
+  mm->nr_ptes.fetch_add(1, sync::relaxed);  // mm_inc_nr_ptes: a deposit counts as a table
   set_pmd(pmdp, entry);
   sync::spin_unlock(ptl);
   count_event(CNT_thp_faults);
@@ -52,8 +78,6 @@ vm_fault_t do_huge_pmd_anonymous_page(vm_area_struct* vma, unsigned long addr, p
 int __split_huge_pmd(vm_area_struct* vma, pmd_t* pmdp, unsigned long addr) {
   mm_struct* mm = vma->vm_mm;
   unsigned long haddr = addr & PMD_MASK;
-  page* table = pagetable_alloc(mm);  // the kernel deposits one at fault time
-  if (!table) return -ENOMEM;
   sync::spinlock_t* ptl = pmd_lockptr(mm, pmdp);
   sync::spin_lock(ptl);
   pmd_t old = pmdp_get(pmdp);
@@ -64,8 +88,12 @@ int __split_huge_pmd(vm_area_struct* vma, pmd_t* pmdp, unsigned long addr) {
   // exists while a splitter holds this PMD lock.
   if (!pmd_leaf(old)) {
     sync::spin_unlock(ptl);
-    pagetable_free(table);
     return 0;
+  }
+  page* table = pgtable_trans_huge_withdraw(mm, pmdp);  // the leaf's deposit becomes its table
+  if (!table) {
+    sync::spin_unlock(ptl);
+    return -ENOMEM;
   }
   pt_seq_write seq(mm, virt_to_table_page(pmdp));
   // pmdp_invalidate(): not present for the hardware and GUP-fast (pmd_access_permitted
@@ -91,7 +119,6 @@ int __split_huge_pmd(vm_area_struct* vma, pmd_t* pmdp, unsigned long addr) {
   }
   folio_ref_add(f, HPAGE_PMD_NR - 1);  // one reference per PTE mapping
   f->page._entire_mapcount.fetch_sub(1, sync::relaxed);
-  mm->nr_ptes.fetch_add(1, sync::relaxed);
   sync::smp_wmb();  // the filled table before the PMD that points to it (pmd_populate)
   set_pmd(pmdp, pfn_pmd_table(page_to_pfn(table)));
   seq.end();
@@ -151,7 +178,16 @@ bool zap_huge_pmd(mmu_gather* tlb, vm_area_struct* vma, pmd_t* pmdp, unsigned lo
     pt_seq_write seq(mm, virt_to_table_page(pmdp));
     old = pmdp_huge_get_and_clear(pmdp);  // [ZAP-CLEAR] for a leaf
   }
+  // zap_deposited_table(): pte_free() at once. Safe because no lockless walker can be inside
+  // the deposit: a fault's was never reachable, and collapse synced with every walker that
+  // could still see the table it detached and deposited ([COLLAPSE-SYNC]; mutant
+  // no-collapse-sync: a table-uaf here, 2ba99c5e0881).
+  page* pgtable = pgtable_trans_huge_withdraw(mm, pmdp);
   sync::spin_unlock(ptl);
+  if (pgtable) {
+    pagetable_free(pgtable);
+    mm->nr_ptes.fetch_sub(1, sync::relaxed);
+  }
   tlb_remove_tlb_entry(tlb, addr & PMD_MASK, PMD_SIZE);
   folio* f = page_folio(pfn_to_page(pmd_pfn(old)));
   if (old.pmd & _PAGE_DIRTY) folio_set_dirty(f);
@@ -165,6 +201,8 @@ int copy_huge_pmd(vm_area_struct* dst_vma, vm_area_struct* src_vma, pmd_t* dst_p
                   unsigned long addr) {
   mm_struct* dst_mm = dst_vma->vm_mm;
   mm_struct* src_mm = src_vma->vm_mm;
+  page* pgtable = pagetable_alloc(dst_mm);  // pte_alloc_one(): the child's leaf's deposit
+  if (!pgtable) return -ENOMEM;
   sync::spinlock_t* dst_ptl = pmd_lockptr(dst_mm, dst_pmdp);
   sync::spinlock_t* src_ptl = pmd_lockptr(src_mm, src_pmdp);
   sync::spin_lock(dst_ptl);
@@ -179,6 +217,7 @@ int copy_huge_pmd(vm_area_struct* dst_vma, vm_area_struct* src_vma, pmd_t* dst_p
   if (!pmd_leaf(pmd)) {
     sync::spin_unlock(src_ptl);
     sync::spin_unlock(dst_ptl);
+    pagetable_free(pgtable);
     return -EAGAIN;
   }
   page* head = pfn_to_page(pmd_pfn(pmd));
@@ -191,6 +230,7 @@ int copy_huge_pmd(vm_area_struct* dst_vma, vm_area_struct* src_vma, pmd_t* dst_p
       folio_put(f);
       sync::spin_unlock(src_ptl);
       sync::spin_unlock(dst_ptl);
+      pagetable_free(pgtable);
       // -EAGAIN promises a PTE table: a split that failed (-ENOMEM) left the leaf.
       if (int err = __split_huge_pmd(src_vma, src_pmdp, addr)) return err;
       return -EAGAIN;
@@ -199,6 +239,8 @@ int copy_huge_pmd(vm_area_struct* dst_vma, vm_area_struct* src_vma, pmd_t* dst_p
   }
   f->page._entire_mapcount.fetch_add(1, sync::relaxed);
   dst_mm->rss_anon.fetch_add(HPAGE_PMD_NR, sync::relaxed);
+  pgtable_trans_huge_deposit(dst_mm, dst_pmdp, pgtable);
+  dst_mm->nr_ptes.fetch_add(1, sync::relaxed);
   pmdp_set_wrprotect(src_pmdp);  // [FORK-WP] for a leaf
   set_pmd(dst_pmdp, {pmd.pmd & ~(_PAGE_RW | _PAGE_ACCESSED)});
   sync::spin_unlock(src_ptl);

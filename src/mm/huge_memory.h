@@ -17,6 +17,16 @@ int __split_huge_pmd(vm_area_struct* vma, pmd_t* pmdp, unsigned long addr);
 // longer a leaf under the PMD lock (a split under mmap_lock for read turned it into a PTE
 // table since the caller looked): the caller zaps at PTE level instead.
 bool zap_huge_pmd(mmu_gather* tlb, vm_area_struct* vma, pmd_t* pmdp, unsigned long addr);
+// pgtable_trans_huge_deposit() / pgtable_trans_huge_withdraw() (mm/pgtable-generic.c): every
+// PMD leaf keeps a PTE table in reserve, deposited on its PMD table's page (a LIFO list, as
+// the kernel's pmd_huge_pte), so that a split never allocates and a collapse keeps the table
+// it detached. Deposited at the huge fault, by collapse and by fork's copy; withdrawn by a
+// split (it becomes the leaf's PTE table) and by the zap of the leaf, which frees it at once
+// with pte_free(): no grace period, no IPI. That direct free is why collapse must sync with
+// lockless walkers still inside the table it detaches (2ba99c5e0881, mm/khugepaged.cpp).
+// Context: the PMD lock of pmdp.
+void pgtable_trans_huge_deposit(mm_struct* mm, pmd_t* pmdp, page* pgtable);
+page* pgtable_trans_huge_withdraw(mm_struct* mm, pmd_t* pmdp);
 // 0, or -EAGAIN when the source was split (copy at PTE level instead), or -ENOMEM.
 int copy_huge_pmd(vm_area_struct* dst_vma, vm_area_struct* src_vma, pmd_t* dst_pmdp, pmd_t* src_pmdp,
                   unsigned long addr);

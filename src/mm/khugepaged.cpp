@@ -28,8 +28,11 @@
 //     (or any other) makes collapse put the PMD back and back off. After step 3 no lockless
 //     walker can add a reference through this table any more (seqcount: none that survives).
 //  5. Copy into the new folio (zero-fill for none and zero-page entries), clear the old PTEs,
-//     drop the old pages' mapping references, install the leaf, free the old table through
-//     the strategy (the kernel deposits it for a later split instead; our split allocates).
+//     drop the old pages' mapping references, deposit the old (now empty) table for the
+//     leaf and install the leaf. The deposit is freed with a plain pte_free() when the leaf
+//     is zapped, or reused by a split: so step 3 is also what keeps the table alive for a
+//     walker still inside it (Jann Horn's 2ba99c5e0881: a use-after-free of the table, which
+//     the PMD recheck cannot prevent).
 // GUP-fast's [PTE-RECHECK] compares its loaded PMD with *pmdp after its grab; that recheck
 // alone also closes the race (store-buffer pairing: collapse clears the PMD then reads the
 // refcount, the walker raises the refcount then rereads the PMD, both with full fences), and
@@ -215,8 +218,9 @@ void collapse_release_old(mm_struct* mm, pte_t* ptes, std::vector<folio*>& locke
   for (folio* f : puts) folio_put(f);
 }
 
-// map_anon_folio_pmd(): the new folio's rmap and the leaf. Context: mmap_lock for write.
-void collapse_install(vm_area_struct* vma, unsigned long haddr, pmd_t* pmdp, folio* hf) {
+// map_anon_folio_pmd(): the new folio's rmap and the leaf, with pgtable deposited for it.
+// Context: mmap_lock for write.
+void collapse_install(vm_area_struct* vma, unsigned long haddr, pmd_t* pmdp, folio* hf, page* pgtable) {
   mm_struct* mm = vma->vm_mm;
   // __folio_mark_uptodate(): the copied data before the leaf that maps it.
   sync::smp_wmb();
@@ -231,6 +235,7 @@ void collapse_install(vm_area_struct* vma, unsigned long haddr, pmd_t* pmdp, fol
   sync::spinlock_t* pml = pmd_lockptr(mm, pmdp);
   sync::spin_lock(pml);
   // Populating a none PMD replaces nothing: no pt_seq section (as pmd_install).
+  pgtable_trans_huge_deposit(mm, pmdp, pgtable);
   set_pmd(pmdp, entry);
   mm->rss_anon.fetch_add(HPAGE_PMD_NR, sync::relaxed);
   sync::spin_unlock(pml);
@@ -304,16 +309,10 @@ collapse_result collapse_locked(mm_struct* mm, unsigned long haddr, folio* hf, c
   st->nr_none = collapse_copy(hf, ptes, st);
   collapse_release_old(mm, ptes, locked);
   sync::yield_point("collapse:before_install");
-  collapse_install(vma, haddr, pmdp, hf);
+  // The old table, empty and unreachable, becomes the leaf's deposit (it stays counted in
+  // nr_ptes): walkers that may still hold a pointer into it were synced above.
+  collapse_install(vma, haddr, pmdp, hf, table);
   st->pfn = folio_pfn(hf);
-
-  // The old table, empty and unreachable, through the strategy: walkers that may still hold
-  // a pointer into it were synced above, and under rcu its free also waits a grace period.
-  mm->nr_ptes.fetch_sub(1, sync::relaxed);
-  mmu_gather tlb;
-  tlb_gather_mmu(&tlb, mm);
-  tlb_remove_table(&tlb, table);
-  tlb_finish_mmu(&tlb);
   return collapse_result::succeeded;
 }
 

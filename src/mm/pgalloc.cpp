@@ -95,8 +95,10 @@ pte_t* pte_offset_map_lock(mm_struct* mm, pmd_t* pmdp, unsigned long addr, sync:
     sync::spinlock_t* ptl = &pfn_to_page(pmd_pfn(pmd))->ptl;
     sync::spin_lock(ptl);
     // The table may have been detached (collapse, PT reclaim) between our read and the
-    // lock: only a PMD that still points to it makes the lock the right one.
-    bool same = pmd_val(pmdp_get_lockless(pmdp)) == pmd_val(pmd);
+    // lock: only a PMD that still points to it makes the lock the right one (Hugh Dickins'
+    // 0d940a9b270b, "mm/pgtable: allow pte_offset_map[_lock]() to fail"). Mutant
+    // no-pte-map-recheck trusts the first read.
+    bool same = is_unsafe(NO_PTE_MAP_RECHECK) || pmd_val(pmdp_get_lockless(pmdp)) == pmd_val(pmd);
     if (rcu) sync::rcu_read_unlock();
     if (same) {
       *ptlp = ptl;

@@ -70,7 +70,12 @@ bool try_to_free_pte(mmu_gather* tlb, mm_struct* mm, pmd_t* pmdp) {
   // revalidated and holds it finishes first; one that takes it after us finds the PMD none.
   sync::spin_lock(&table->ptl);
   auto* ptes = reinterpret_cast<pte_t*>(page_address(table));
-  for (int i = 0; i < PTRS_PER_PTE; i++) {
+  // The zap emptied the table, but dropped the PTL since: a fault (mmap_lock for read, as
+  // ours) may have refilled it. Qi Zheng's f39edcf6349a ("mm: pgtable: fix incorrect reclaim
+  // of non-empty PTE pages") made the kernel's direct path, which trusted the zap's count,
+  // recheck like this one whenever the lock had been dropped; mutant no-pt-reclaim-recheck
+  // trusts the zap.
+  for (int i = 0; i < PTRS_PER_PTE && !is_unsafe(NO_PT_RECLAIM_RECHECK); i++) {
     if (!pte_none(ptep_get(ptes + i))) {  // refaulted since the zap (faults hold mmap_lock read)
       sync::spin_unlock(&table->ptl);
       sync::spin_unlock(pml);

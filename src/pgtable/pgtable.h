@@ -92,7 +92,7 @@ inline void entry_set_atomic(pteval_t* p, pteval_t v) {
 // weak memory model shows where they are needed (docs/memory-model.md).
 inline pteval_t entry_xchg(pteval_t* p, pteval_t v) {
   page_table_check_write check(p);
-  return sync::xchg(p, v, sync::seq_cst);
+  return sync::xchg(p, v, sync::relaxed);
 }
 inline bool entry_cmpxchg(pteval_t* p, pteval_t& old, pteval_t v) {
   page_table_check_write check(p);

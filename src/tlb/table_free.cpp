@@ -79,6 +79,9 @@ page* pagetable_alloc(mm_struct* mm) {
   // The table's identity before it is published (pmd_install's smp_wmb orders these).
   set_bit_flag(p, PG_table);
   p->mapping.store(reinterpret_cast<unsigned long>(mm), sync::relaxed);
+  // A PMD table's list of deposited PTE tables (pgtable_trans_huge_deposit): empty; also
+  // what a deposited table's own link holds when it is the last.
+  p->lru_next = NO_PFN;
   count_event(CNT_tables_allocated);
   return p;
 }

@@ -13,7 +13,8 @@ const char* const kNames[] = {
     "no-pte-recheck",  "no-pmd-recheck",  "no-folio-recheck",  "no-leaf-recheck",
     "get-not-try-get", "no-wp-seq",       "no-table-sync",     "torn-pte-read",
     "no-reclaim-freeze", "no-flush-before-free", "no-collapse-sync", "no-seq-validate",
-    "no-pin-mb",       "no-pae-rmb",      "no-pae-wmb",
+    "no-pin-mb",       "no-pae-rmb",      "no-pae-wmb",        "no-pt-reclaim-recheck",
+    "no-pte-map-recheck",
 };
 static_assert(sizeof(kNames) / sizeof(kNames[0]) == NR_UNSAFE_STEPS);
 
@@ -28,8 +29,8 @@ TEST(GupUnsafe, DefaultsAreSafe) {
   machine_destroy();
 }
 
-TEST(GupUnsafe, FifteenNamedSteps) {
-  EXPECT_EQ(NR_UNSAFE_STEPS, 15u);
+TEST(GupUnsafe, SeventeenNamedSteps) {
+  EXPECT_EQ(NR_UNSAFE_STEPS, 17u);
   for (unsigned i = 0; i < NR_UNSAFE_STEPS; i++) {
     EXPECT_STREQ(unsafe_steps[i].name, kNames[i]) << i;
     EXPECT_NE(unsafe_steps[i].check, nullptr);

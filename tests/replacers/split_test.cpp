@@ -166,6 +166,36 @@ TEST_P(Split, SplitBetweenZapsLoadAndLockZapsAtPteLevel) {
   EXPECT_EQ(load(mm, HREGION + 7 * PAGE_SIZE + 5), 0) << "a new fault reads zeroes";
 }
 
+// pgtable_trans_huge_deposit: the huge fault deposits a PTE table for the leaf; the split
+// makes that very table the leaf's PTE table (it allocates none), and a zap of a leaf frees
+// its deposit at once. Teardown's leak check covers the rest.
+TEST_P(Split, LeafCarriesItsDepositedTable) {
+  long ptes_before = mm->nr_ptes.load(sync::relaxed);
+  make_thp(mm, 6);
+  EXPECT_EQ(mm->nr_ptes.load(sync::relaxed), ptes_before + 1) << "the deposit counts as a table";
+  pmd_t* pmdp = mm_find_pmd(mm, HREGION);
+  ASSERT_NE(pmdp, nullptr);
+  uint32_t deposit = virt_to_table_page(pmdp)->lru_next;
+  ASSERT_NE(deposit, NO_PFN) << "no table deposited for the leaf";
+  uint64_t allocated = counter_read(CNT_tables_allocated);
+  ASSERT_EQ(split_pmd(mm, HREGION), 0);
+  EXPECT_EQ(counter_read(CNT_tables_allocated), allocated) << "a split allocates nothing";
+  EXPECT_EQ(pmd_pfn(pmdp_get(pmdp)), deposit) << "the deposit became the leaf's PTE table";
+  EXPECT_EQ(virt_to_table_page(pmdp)->lru_next, NO_PFN) << "withdrawn";
+  EXPECT_EQ(mm->nr_ptes.load(sync::relaxed), ptes_before + 1);
+  EXPECT_EQ(check(mm, HREGION, HPAGE_PMD_NR, 6), -1);
+
+  // A second leaf, zapped whole: its deposit goes back with it.
+  map(HREGION + PMD_SIZE, PMD_SIZE, MAP_PRIVATE_ | MAP_HUGE_THP, mm);
+  fill(mm, HREGION + PMD_SIZE, 1, 8);
+  ASSERT_TRUE(lookup(mm, HREGION + PMD_SIZE).leaf);
+  EXPECT_EQ(mm->nr_ptes.load(sync::relaxed), ptes_before + 2);
+  uint64_t freed = counter_read(CNT_tables_freed);
+  ASSERT_EQ(do_madvise(mm, HREGION + PMD_SIZE, PMD_SIZE, MADV_DONTNEED_), 0);
+  EXPECT_EQ(counter_read(CNT_tables_freed), freed + 1) << "zap_deposited_table";
+  EXPECT_EQ(mm->nr_ptes.load(sync::relaxed), ptes_before + 1);
+}
+
 REPLACE_INSTANTIATE_ALL(Split);
 
 // GUP-fast reads the PTE of page 3 of a PTE-mapped THP and computes its folio (the large

@@ -29,11 +29,13 @@ target_link_libraries(gupfast_litmus PRIVATE gupfast_model fmt::fmt)
 set(litmus_dir ${PROJECT_SOURCE_DIR}/tests/litmus)
 file(GLOB litmus_files CONFIGURE_DEPENDS ${litmus_dir}/*.litmus)
 list(SORT litmus_files)
+file(GLOB zoo_files CONFIGURE_DEPENDS ${litmus_dir}/zoo/*.litmus)
+list(SORT zoo_files)
 set(litmus_embedded ${CMAKE_CURRENT_BINARY_DIR}/builtin_litmus.cpp)
 add_custom_command(
   OUTPUT ${litmus_embedded}
   COMMAND ${CMAKE_COMMAND} -DOUT=${litmus_embedded} -DDIR=${litmus_dir} -P ${CMAKE_CURRENT_SOURCE_DIR}/embed_litmus.cmake
-  DEPENDS ${litmus_files} ${CMAKE_CURRENT_SOURCE_DIR}/embed_litmus.cmake
+  DEPENDS ${litmus_files} ${zoo_files} ${CMAKE_CURRENT_SOURCE_DIR}/embed_litmus.cmake
   COMMENT "Embedding tests/litmus"
   VERBATIM)
 
@@ -77,6 +79,28 @@ foreach(f IN LISTS litmus_files)
   endif()
 endforeach()
 
+# The bug zoo (tests/litmus/zoo, docs/bug-zoo.md): each real kernel race found with its fix
+# reverted and clean with it, every `ok` exhaustive within its bound (label `zoo`).
+foreach(f IN LISTS zoo_files)
+  get_filename_component(name ${f} NAME_WE)
+  add_test(NAME zoo.${name} COMMAND gupfast explore ${f} --check-expectations)
+  set_tests_properties(zoo.${name} PROPERTIES LABELS "zoo" TIMEOUT 900)
+endforeach()
+# `gupfast scenarios --zoo` lists every entry; each names its commit in `gupfast scenarios`.
+list(LENGTH zoo_files nr_zoo)
+add_test(NAME zoo.listed
+  COMMAND sh -c "n=$(\"$0\" scenarios --zoo | tail -n +2 | wc -l); test $n -eq $1 && \
+test $(\"$0\" scenarios | grep -c '^zoo/.*\\[zoo [0-9a-f]* [0-9]*\\] ') -eq $1"
+          $<TARGET_FILE:gupfast> ${nr_zoo})
+# Every entry has its section in docs/bug-zoo.md and its counterexample page in docs/zoo/
+# (scripts/zoo_report.sh writes them).
+add_test(NAME zoo.documented
+  COMMAND sh -c "cd \"$0\" && for f in tests/litmus/zoo/*.litmus; do n=\$(basename \"$f\" .litmus); \
+grep -qx \"## $n\" docs/bug-zoo.md || { echo \"docs/bug-zoo.md: no section for $n\"; exit 1; }; \
+grep -q 'class=\"replay\"' \"docs/zoo/$n.html\" || { echo \"docs/zoo/$n.html: no counterexample page\"; exit 1; }; done"
+          ${PROJECT_SOURCE_DIR})
+set_tests_properties(zoo.listed zoo.documented PROPERTIES LABELS "zoo;cli")
+
 # Executions from a snapshot of setup's state are the executions from scratch: the same
 # count, verdict and replay token (explore_snapshot_test.sh); and every mutable global of the
 # model backend is part of the world snapshots copy or the explorer's own (world_globals.sh).
@@ -101,11 +125,12 @@ endforeach()
 # Every mutant is caught by some scenario; the built-ins all parse and are listed.
 add_test(NAME explore.mutants_covered COMMAND gupfast scenarios --mutants)
 list(LENGTH litmus_files nr_litmus)
+math(EXPR nr_litmus "${nr_litmus} + ${nr_zoo}")
 add_test(NAME explore.scenarios_listed
   COMMAND sh -c "n=$(\"$0\" scenarios | wc -l); test $n -eq $1 && ! \"$0\" scenarios | grep -q 'does not parse'"
           $<TARGET_FILE:gupfast> ${nr_litmus})
 add_test(NAME explore.builtin_names_match
-  COMMAND sh -c "cd \"$0\" && for f in *.litmus; do grep -qx \"litmus \${f%.litmus}\" \"$f\" || { echo \"$f: its litmus line does not match the file name\"; exit 1; }; done"
+  COMMAND sh -c "cd \"$0\" && for f in *.litmus zoo/*.litmus; do n=\$(basename \"$f\" .litmus); grep -qx \"litmus $n\" \"$f\" || { echo \"$f: its litmus line does not match the file name\"; exit 1; }; done"
           ${litmus_dir})
 set_tests_properties(explore.mutants_covered explore.scenarios_listed explore.builtin_names_match PROPERTIES LABELS "explore;cli")
 

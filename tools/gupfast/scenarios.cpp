@@ -1,5 +1,7 @@
-// `gupfast scenarios`: the built-in litmus scenarios, one line each; with --mutants, which
-// scenarios expect each mutant to be caught (every mutant must be caught by one).
+// `gupfast scenarios`: the built-in litmus scenarios, one line each (bug-zoo entries marked
+// with their commit); with --zoo, the zoo entries alone with commit, year, release and the
+// mutant that reverts the fix; with --mutants, which scenarios expect each mutant to be
+// caught (every mutant must be caught by one).
 #include "scenarios.h"
 
 #include <filesystem>
@@ -7,6 +9,8 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <utility>
+#include <vector>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -53,7 +57,14 @@ namespace {
 
 struct scenarios_options {
   bool mutants = false;
+  bool zoo = false;
 };
+
+std::string commits_of(const litmus::zoo_entry& z) {
+  std::string c;
+  for (const std::string& id : z.commits) c += (c.empty() ? "" : ",") + id;
+  return c;
+}
 
 int list_scenarios() {
   size_t width = 0;
@@ -66,7 +77,36 @@ int list_scenarios() {
       fmt::print("{:<{}}  (does not parse: {})\n", b.name, width, err);
       continue;
     }
-    fmt::print("{:<{}}  {}\n", b.name, width, f->about.empty() ? "(no description)" : f->about);
+    std::string mark = f->zoo ? fmt::format("[zoo {} {}] ", commits_of(*f->zoo), f->zoo->year) : "";
+    fmt::print("{:<{}}  {}{}\n", b.name, width, mark, f->about.empty() ? "(no description)" : f->about);
+  }
+  return 0;
+}
+
+// The zoo entries: name, commit(s), year, release, the mutants that revert the fix (and the
+// era's, the later fixes the kernel of that time lacked), title.
+int list_zoo() {
+  std::vector<std::pair<std::string, litmus::file>> entries;
+  for (const builtin_scenario& b : builtin_scenarios()) {
+    std::string err;
+    bool parse_failed;
+    auto f = load_scenario(b.name, &err, &parse_failed);
+    if (f && f->zoo) entries.emplace_back(b.name, std::move(*f));
+  }
+  size_t wn = 4, wc = 6, wr = 7, wm = 6;
+  for (const auto& [name, f] : entries) {
+    wn = std::max(wn, name.size());
+    wc = std::max(wc, commits_of(*f.zoo).size());
+    wr = std::max(wr, f.zoo->release.size());
+    wm = std::max(wm, f.zoo->revert_names.size());
+  }
+  fmt::print("{:<{}}  {:<{}}  year  {:<{}}  {:<{}}  title (era: later fixes also removed)\n", "name", wn,
+             "commit", wc, "release", wr, "revert", wm);
+  for (const auto& [name, f] : entries) {
+    const litmus::zoo_entry& z = *f.zoo;
+    std::string era = z.era ? fmt::format(" (era: {})", z.era_names) : "";
+    fmt::print("{:<{}}  {:<{}}  {}  {:<{}}  {:<{}}  {}{}\n", name, wn, commits_of(z), wc, z.year, z.release, wr,
+               z.revert_names, wm, f.about, era);
   }
   return 0;
 }
@@ -105,7 +145,14 @@ command add_scenarios_command(CLI::App& root) {
   sub->add_flag("--mutants", opts->mutants,
                 "Instead, list each mutant (--unsafe name) with the scenarios that expect to catch it; "
                 "exit 1 if one has none");
-  return {sub, [opts] { return opts->mutants ? list_mutants() : list_scenarios(); }};
+  sub->add_flag("--zoo", opts->zoo,
+                "Instead, list the bug-zoo entries (tests/litmus/zoo, docs/bug-zoo.md): commit, year, release, "
+                "the mutants that revert the fix, title");
+  sub->get_option("--zoo")->excludes("--mutants");
+  return {sub, [opts] {
+            if (opts->zoo) return list_zoo();
+            return opts->mutants ? list_mutants() : list_scenarios();
+          }};
 }
 
 }  // namespace gupfast::cli

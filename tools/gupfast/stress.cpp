@@ -199,7 +199,9 @@ void print_summary(const stress_cli& c, const stress::report& r) {
 
 int run_stress(stress_cli& c) {
   if (c.list_unsafe) {
-    for (const unsafe_info& u : unsafe_steps) fmt::print("{:<21} removes: {}; opens: {}\n", u.name, u.check, u.race);
+    for (const unsafe_info& u : unsafe_steps)
+      fmt::print("{:<21} removes: {}; opens: {}{}\n", u.name, u.check, u.race,
+                 *u.commit ? fmt::format("; fix: {} (gupfast scenarios --zoo)", u.commit) : "");
     return 0;
   }
   std::atomic<uint64_t> printed{0};  // violations seen by the callback, any thread
