@@ -6,6 +6,7 @@
 
 #include "check/oracle.h"
 #include "mm/khugepaged.h"
+#include "mm/mempolicy.h"
 #include "mm/migrate.h"
 #include "mm/split.h"
 #include "mm/vmscan.h"
@@ -58,12 +59,19 @@ long op_gup(gup_call how, mm_struct* mm, unsigned long start, long npages, unsig
 
 void op_release(held_pages* h, bool make_dirty) {
   for (page* p : h->pages) {
-    oracle_gup_release(p, h->pin);
+    oracle_gup_release(p, h->pin, h->mm);
     if (h->pin) {
       // ops.h says when to mark them dirty; gup_put_folio tells the oracle.
       unpin_user_pages_dirty_lock(&p, 1, make_dirty && h->dma_written);
     } else {
-      page_table_check_gup_put(page_folio(p), 1);  // put_page does not: a plain reference
+      folio* f = page_folio(p);
+      if (make_dirty && h->dma_written && !folio_test_dirty(f)) {
+        // bio_release_pages(bio, true) after a read: set_page_dirty_lock, then put.
+        folio_lock(f);
+        folio_set_dirty(f);
+        folio_unlock(f);
+      }
+      page_table_check_gup_put(f, 1);  // put_page does not: a plain reference
       put_page(p);
     }
   }
@@ -138,8 +146,14 @@ int op_mprotect(mm_struct* mm, unsigned long addr, unsigned long len, int prot) 
   return do_mprotect(mm, addr, len, prot);
 }
 
+int op_mbind(mm_struct* mm, unsigned long addr, unsigned long len, int nid) {
+  return do_mbind(mm, addr, len, MPOL_PREFERRED_, nid);
+}
+
 int op_madvise(mm_struct* mm, unsigned long addr, unsigned long len, int advice) {
-  bool zaps = advice == MADV_DONTNEED_;
+  // MADV_FREE changes nothing now, but lets reclaim drop the data later: the process gave
+  // up its claim on what the range holds.
+  bool zaps = advice == MADV_DONTNEED_ || advice == MADV_FREE_;
   if (zaps) oracle_process_change_begin(mm, addr, len);
   int rc = do_madvise(mm, addr, len, advice);
   if (zaps) oracle_process_change_end(mm, addr, len);

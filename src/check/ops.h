@@ -42,6 +42,8 @@ long op_gup(gup_call how, mm_struct* mm, unsigned long start, long npages, unsig
 // unpin_user_pages_dirty_lock(make_dirty), as pin_user_pages.rst asks of drivers (the stress
 // workload's); else unpin_user_page, as io_uring's unregister does (the litmus `unpin`),
 // which is safe only because reclaim never unmaps a pinned page ([PIN-MB] / [SHARE-MB]).
+// References (get) with make_dirty are marked dirty before the put, as a direct-IO read's
+// bio_release_pages(bio, true) does (the litmus `unpin dirty`).
 void op_release(held_pages* h, bool make_dirty = false);
 
 // The device writes the 8-byte word `value` at byte 8 * slot of every held page (through
@@ -61,6 +63,8 @@ int op_readback(mm_struct* mm);
 long op_mmap(mm_struct* mm, unsigned long addr, unsigned long len, int prot, int flags);
 int op_munmap(mm_struct* mm, unsigned long addr, unsigned long len);
 int op_mprotect(mm_struct* mm, unsigned long addr, unsigned long len, int prot);
+// mbind(MPOL_PREFERRED, {nid}): where later faults allocate; the data stays.
+int op_mbind(mm_struct* mm, unsigned long addr, unsigned long len, int nid);
 int op_madvise(mm_struct* mm, unsigned long addr, unsigned long len, int advice);
 // fork: the child is registered with the oracle. nullptr and *err on failure.
 mm_struct* op_fork(mm_struct* mm, int* err);

@@ -136,24 +136,30 @@ void walk_begin(void* ctx) {
 // present PTE a lockless walker reads names a frame mapped at that address at some point.
 // One whose frame never was, built from the halves of frames that were, is a torn read:
 // GUP-fast would take a reference on whatever that frame is, or on a struct page that does
-// not exist (a frame number in a hole). Entry writes still between their hooks are left
-// alone (their value may not be in the history yet).
+// not exist (a frame number in a hole). The same holds for a PMD leaf read by
+// pmdp_get_lockless() (its first subpage's history); a torn PMD that points to a table is
+// not judged here (the walk below it reads whatever that frame holds). Entry writes still
+// between their hooks are left alone (their value may not be in the history yet).
 void check_torn_read(oracle_state* o, const void* entry, unsigned long tpfn, uint64_t val) {
   if (!pte_present({val})) return;
   std::optional<violation> v;
   {
     std::lock_guard g(o->lock);
     auto t = o->tables.find(tpfn);
-    if (t == o->tables.end() || !t->second.attached || t->second.level != 1) return;
+    if (t == o->tables.end() || !t->second.attached) return;
+    int level = t->second.level;
+    if (level != 1 && !(level == 2 && pmd_leaf({val}))) return;
     if (write_in_flight(o, entry, OPEN)) return;
     unsigned long idx = (reinterpret_cast<uintptr_t>(entry) & (PAGE_SIZE - 1)) / sizeof(pteval_t);
-    unsigned long addr = t->second.base + (idx << PAGE_SHIFT), pfn = pte_pfn({val});
+    unsigned long addr = t->second.base + (idx << pgtable_level_shift(level));
+    unsigned long pfn = level == 1 ? pte_pfn({val}) : pmd_pfn({val});
     uint32_t mm_id = t->second.mm_id;
     if (!is_torn_mix(o, mm_id, addr, pfn)) return;
     v = make_violation(o, violation_kind::torn_entry,
-                       fmt::format("a lockless walker read {:#018x} from the PTE of {:#x}: frame {:#x}{} was never "
+                       fmt::format("a lockless walker read {:#018x} from the {} of {:#x}: frame {:#x}{} was never "
                                    "mapped there, the value mixes the halves of two stores (mappings there: {})",
-                                   val, shown(o, addr), pfn, pfn_valid(pfn) ? "" : " (no RAM there: no struct page)",
+                                   val, level == 1 ? "PTE" : "PMD (a huge leaf)", shown(o, addr), pfn,
+                                   pfn_valid(pfn) ? "" : " (no RAM there: no struct page)",
                                    history_string(o, mm_id, addr)),
                        mm_id, addr, pfn, tpfn);
   }
@@ -200,6 +206,34 @@ uint64_t current_entry(mm_struct* mm, unsigned long addr) {
 
 // frame-uaf for the process's own access: the frame must be the incarnation that was
 // mapped at addr (a stale TLB entry for a page not yet freed is legal).
+// Is the folio of pfn anonymous? Read without the seam (oracle_state.h's peek).
+bool frame_is_anon(unsigned long pfn) {
+  const page* p = pfn_to_page(pfn);
+  unsigned long head = peek(&p->compound_head);
+  if (head & 1) p = reinterpret_cast<const page*>(head - 1);
+  return peek(&p->mapping) & PAGE_MAPPING_ANON;
+}
+
+// cow-leak: a store by one mm reached a private anonymous page that another mm holds by GUP
+// (a reference it took through its own mapping). Copy-on-write keeps processes apart: the
+// holder's reference must keep showing what it took, so a write by anyone else must go to a
+// copy (do_wp_page copies a page with references beyond its mappings). Shared memory is
+// shmem here, never anonymous: its writes are meant to be seen. Context: o->lock held.
+std::optional<violation> check_cow_leak(oracle_state* o, uint32_t mm_id, unsigned long addr, unsigned long pfn) {
+  if (!frame_is_anon(pfn)) return std::nullopt;
+  auto [b, e] = o->held_by.equal_range(pfn);
+  for (auto it = b; it != e; ++it) {
+    auto [holder, at] = it->second;
+    if (holder == mm_id) continue;
+    return make_violation(o, violation_kind::cow_leak,
+                          fmt::format("a user store at {:#x} (mm {}) reached frame {:#x}, which mm {} holds by GUP (taken "
+                                      "at {:#x}): the other process sees this write (copy-on-write broke the wrong way)",
+                                      shown(o, addr), mm_id, pfn, holder, shown(o, at)),
+                          mm_id, addr, pfn, ~0ul);
+  }
+  return std::nullopt;
+}
+
 void user_access(void* ctx, mm_struct* mm, unsigned long addr, unsigned long pfn, bool write) {
   auto* o = static_cast<oracle_state*>(ctx);
   if (!pfn_valid(pfn) || is_zero_pfn(pfn)) return;
@@ -219,6 +253,8 @@ void user_access(void* ctx, mm_struct* mm, unsigned long addr, unsigned long pfn
                                      live ? "not the page mapped there (recycled)" : "free",
                                      history_string(o, *id, addr & PAGE_MASK), current_entry(mm, addr)),
                          *id, addr, pfn, ~0ul);
+    else if (write && f.held.load(std::memory_order_relaxed) > 0)
+      v = check_cow_leak(o, *id, addr, pfn);
   }
   if (v) deliver(o, std::move(*v));
 }

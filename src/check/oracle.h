@@ -12,7 +12,8 @@
 //   - frame incarnations: each allocation of a frame starts a new epoch; a free ends it;
 //   - references GUP holds (transient ones inside GUP, and pins handed to callers).
 // Violations (kind names are public output): stale-pin, pinned-freed, table-uaf, frame-uaf,
-// torn-entry, lost-write, refcount. Legal races are not violations: GUP racing with the
+// torn-entry, lost-write, refcount, cow-leak (a process's store reaches a private anonymous
+// page that another process holds by GUP: COW broke the wrong way). Legal races are not violations: GUP racing with the
 // process's own munmap/remap may return the page mapped when it started (it was mapped at
 // some instant of the call); a transient reference on a recycled frame is not a pin.
 //
@@ -30,8 +31,10 @@
 GUPFAST_NS_BEGIN
 namespace check {
 
-enum class violation_kind : uint8_t { stale_pin, pinned_freed, table_uaf, frame_uaf, torn_entry, lost_write, refcount };
-inline constexpr int NR_VIOLATION_KINDS = 7;
+enum class violation_kind : uint8_t {
+  stale_pin, pinned_freed, table_uaf, frame_uaf, torn_entry, lost_write, refcount, cow_leak
+};
+inline constexpr int NR_VIOLATION_KINDS = 8;
 const char* to_string(violation_kind k);  // "stale-pin", ...
 bool parse_violation_kind(const std::string& s, violation_kind* out);
 
@@ -82,8 +85,10 @@ void oracle_unregister_mm(mm_struct* mm);
 // caller's references. Returns each page's frame incarnation in epochs (for dma_write).
 void oracle_gup_returned(mm_struct* mm, unsigned long start, page* const* pages, long n, uint64_t t0,
                          uint64_t t1, bool pin, uint64_t* epochs);
-// The caller is about to release the reference it holds on page (unpin or put_page).
+// The caller is about to release the reference it holds on page (unpin or put_page); mm is
+// the address space GUP took it in (nullptr: unknown, any holder's).
 void oracle_gup_release(page* p, bool pin);
+void oracle_gup_release(page* p, bool pin, mm_struct* mm);
 // The current incarnation of a frame (0 if it is free).
 uint64_t oracle_frame_epoch(unsigned long pfn);
 // A device wrote through a page pinned at epoch: frame-uaf if the frame was freed or

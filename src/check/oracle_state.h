@@ -87,6 +87,9 @@ struct oracle_state {
   std::map<std::pair<const void*, int>, std::pair<uint64_t, uint64_t>> pending;
   std::unordered_map<uint64_t, std::vector<mapping>> vpages;  // vkey -> history, oldest first
   std::unordered_map<const mm_struct*, uint32_t> mm_ids;
+  // References GUP handed to callers (op_gup), by frame: the mm that took each and the
+  // address it was taken at (cow-leak).
+  std::unordered_multimap<unsigned long, std::pair<uint32_t, unsigned long>> held_by;
   std::vector<mm_struct*> mms;  // by id (nullptr once unregistered)
   std::map<uint64_t, expectation> expects;      // wkey -> what a device wrote
   // vkey -> the process's own changes of that page: the tick of the last one to end, and

@@ -16,7 +16,7 @@ using namespace detail;
 namespace {
 
 constexpr const char* KIND_NAMES[NR_VIOLATION_KINDS] = {"stale-pin",  "pinned-freed", "table-uaf", "frame-uaf",
-                                                         "torn-entry", "lost-write",   "refcount"};
+                                                         "torn-entry", "lost-write",   "refcount",  "cow-leak"};
 
 uint64_t wkey(uint32_t mm_id, unsigned long addr) { return uint64_t(mm_id) << 48 | (addr & ~7ul); }
 
@@ -106,6 +106,7 @@ void oracle_gup_returned(mm_struct* mm, unsigned long start, page* const* pages,
       if (!pfn_valid(pfn)) continue;
       frame_info& f = *o->frame(pfn);
       f.held.fetch_add(1, std::memory_order_relaxed);
+      if (id) o->held_by.emplace(pfn, std::make_pair(*id, addr));
       uint64_t epoch = f.epoch.load(std::memory_order_relaxed);
       if (epochs) epochs[i] = epoch;
       log_event(o, pin ? "pin" : "get", id.value_or(0), addr, pfn, ~0ul, t0, t1);
@@ -129,11 +130,23 @@ void oracle_gup_returned(mm_struct* mm, unsigned long start, page* const* pages,
   if (v) deliver(o, std::move(*v));
 }
 
-void oracle_gup_release(page* p, bool) {
+void oracle_gup_release(page* p, bool pin) { oracle_gup_release(p, pin, nullptr); }
+
+void oracle_gup_release(page* p, bool, mm_struct* mm) {
   oracle_state* o = g_oracle;
   if (!o) return;
   unsigned long pfn = page_to_pfn(p);
   if (frame_info* f = o->frame(pfn)) f->held.fetch_sub(1, std::memory_order_relaxed);
+  std::lock_guard g(o->lock);
+  // One of mm's references on the frame (any holder's when mm is not known).
+  auto id = mm ? mm_id_of(o, mm) : std::nullopt;
+  auto [b, e] = o->held_by.equal_range(pfn);
+  for (auto it = b; it != e; ++it) {
+    if (!id || it->second.first == *id) {
+      o->held_by.erase(it);
+      break;
+    }
+  }
 }
 
 // frame-uaf for a device: the pinned frame must still be the incarnation GUP returned.

@@ -78,7 +78,9 @@ check::gup_call gup_call_of(litmus::op_kind k) {
 // for setup's check.
 long run_op(const litmus::op& o, int tid) {
   litmus_run& r = *g_run;
-  mm_struct* mm = g_lw.mm;
+  // A child thread acts on the child of setup's first fork (the parser insists on one).
+  bool child = tid < static_cast<int>(r.f->threads.size()) && r.f->threads[tid].child;
+  mm_struct* mm = child ? g_lw.children.front() : g_lw.mm;
   switch (o.kind) {
     case litmus::op_kind::mmap: {
       int flags = (o.shared ? MAP_SHARED_ : MAP_PRIVATE_) | (o.thp ? MAP_HUGE_THP : 0);
@@ -88,6 +90,7 @@ long run_op(const litmus::op& o, int tid) {
     case litmus::op_kind::munmap: return check::op_munmap(mm, o.addr, o.len);
     case litmus::op_kind::mprotect: return check::op_mprotect(mm, o.addr, o.len, prot_of(o.protection));
     case litmus::op_kind::madvise_dontneed: return check::op_madvise(mm, o.addr, o.len, MADV_DONTNEED_);
+    case litmus::op_kind::madvise_free: return check::op_madvise(mm, o.addr, o.len, MADV_FREE_);
     case litmus::op_kind::read: {
       uint8_t v = 0;
       int rc = check::op_user_read(mm, o.addr, &v);
@@ -103,7 +106,7 @@ long run_op(const litmus::op& o, int tid) {
       unsigned flags = (o.write ? FOLL_WRITE : 0) | (o.longterm ? FOLL_LONGTERM : 0);
       return check::op_gup(gup_call_of(o.kind), mm, o.addr, o.npages, flags, &g_lw.held[tid]);
     }
-    case litmus::op_kind::unpin: check::op_release(&g_lw.held[tid]); return 0;
+    case litmus::op_kind::unpin: check::op_release(&g_lw.held[tid], o.dirty); return 0;
     case litmus::op_kind::dma_write:
       // Each thread is its own device slot; the byte fills the 8-byte word.
       check::op_dma_write(&g_lw.held[tid], static_cast<unsigned>(tid), 0x0101010101010101ull * o.byte);
@@ -112,6 +115,7 @@ long run_op(const litmus::op& o, int tid) {
     case litmus::op_kind::migrate: return check::op_migrate(mm, o.addr, o.len);
     case litmus::op_kind::split: return check::op_split(mm, o.addr);
     case litmus::op_kind::collapse: return check::op_collapse(mm, o.addr);
+    case litmus::op_kind::mbind: return check::op_mbind(mm, o.addr, o.len, o.node);
     case litmus::op_kind::fork: {
       int err = 0;
       mm_struct* child = check::op_fork(mm, &err);

@@ -23,7 +23,7 @@ namespace {
 constexpr const char* OP_NAMES[] = {
     "mmap",     "munmap",  "mprotect", "madvise_dontneed", "read",  "write",
     "pin_fast", "get_fast", "pin",     "get",              "unpin", "dma_write",
-    "reclaim",  "migrate", "split",    "collapse",         "fork",
+    "reclaim",  "migrate", "split",    "collapse",         "fork",  "mbind", "madvise_free",
 };
 
 std::vector<std::string_view> split_words(std::string_view s) {
@@ -149,6 +149,7 @@ struct line_parser {
       }
       case op_kind::munmap:
       case op_kind::madvise_dontneed:
+      case op_kind::madvise_free:
       case op_kind::reclaim:
       case op_kind::migrate: {
         std::string usage = fmt::format("{} ADDR LEN", k);
@@ -191,11 +192,23 @@ struct line_parser {
         return true;
       }
       case op_kind::unpin:
+        if (!arity(w, 0, 1, "unpin [dirty]")) return false;
+        if (w.size() == 2 && w[1] != "dirty") return fail(fmt::format("unpin: unexpected '{}' (dirty)", w[1]));
+        o->dirty = w.size() == 2;
+        return true;
       case op_kind::fork:
         return arity(w, 0, 0, std::string(k).c_str());
       case op_kind::dma_write:
         if (!arity(w, 1, 1, "dma_write BYTE")) return false;
         return byte(w[1], &o->byte);
+      case op_kind::mbind: {
+        if (!arity(w, 3, 3, "mbind ADDR LEN NODE")) return false;
+        if (!addr(w[1], &o->addr) || !len(w[2], &o->len)) return false;
+        auto n = parse_dec(w[3]);
+        if (!n || *n < 0 || *n > 1) return fail(fmt::format("mbind: '{}' is not a node (0 or 1)", w[3]));
+        o->node = static_cast<int>(*n);
+        return true;
+      }
       case op_kind::split:
       case op_kind::collapse: {
         std::string usage = fmt::format("{} ADDR", k);
@@ -476,14 +489,20 @@ std::optional<file> parse(std::string_view text, const std::string& path, parse_
     if (w[0] == "thread") {
       std::string name(body.substr(6));
       name = std::string(trim(name));
-      if (name.empty() || name.back() != ':') return error(lineno, "usage: thread NAME:");
+      if (name.empty() || name.back() != ':') return error(lineno, "usage: thread NAME [child]:");
       name.pop_back();
       name = std::string(trim(name));
+      bool child = false;
+      if (size_t sp = name.find_first_of(" \t"); sp != std::string::npos) {
+        if (trim(name.substr(sp)) != "child") return error(lineno, "usage: thread NAME [child]:");
+        child = true;
+        name = std::string(trim(name.substr(0, sp)));
+      }
       if (!valid_name(name)) return error(lineno, fmt::format("'{}' is not a thread name", name));
       if (!thread_names.insert(name).second) return error(lineno, fmt::format("thread {} defined twice", name));
       if (static_cast<int>(f.threads.size()) == MAX_THREADS)
         return error(lineno, fmt::format("at most {} threads", MAX_THREADS));
-      f.threads.push_back(thread{name, lineno, {}});
+      f.threads.push_back(thread{name, lineno, child, {}});
       section = THREAD;
       continue;
     }
@@ -502,8 +521,12 @@ std::optional<file> parse(std::string_view text, const std::string& path, parse_
 
   if (!saw_litmus) return error(lineno ? lineno : 1, "no 'litmus NAME' line");
   if (f.threads.empty()) return error(lineno ? lineno : 1, "no threads (thread NAME:)");
-  for (const thread& t : f.threads)
+  bool setup_forks = std::any_of(f.setup.begin(), f.setup.end(), [](const op& o) { return o.kind == op_kind::fork; });
+  for (const thread& t : f.threads) {
     if (t.ops.empty()) return error(t.line, fmt::format("thread {} has no operations", t.name));
+    if (t.child && !setup_forks)
+      return error(t.line, fmt::format("thread {} child: setup has no fork (a child thread acts on its child)", t.name));
+  }
   if (f.zoo) {
     std::string m = check_zoo_expectations(f);
     if (!m.empty()) return error(f.zoo->line, m);

@@ -32,7 +32,7 @@ namespace gupfast::litmus {
 enum class op_kind : uint8_t {
   mmap, munmap, mprotect, madvise_dontneed, read, write,
   pin_fast, get_fast, pin, get, unpin, dma_write,
-  reclaim, migrate, split, collapse, fork,
+  reclaim, migrate, split, collapse, fork, mbind, madvise_free,
 };
 const char* to_string(op_kind k);  // the litmus keyword
 inline bool is_gup(op_kind k) { return k >= op_kind::pin_fast && k <= op_kind::get; }
@@ -46,7 +46,9 @@ struct op {
   int line = 0;          // 1-based line in the file
   std::string text;      // the line without comment and indentation: "pin_fast 0x200000 1 write"
   unsigned long addr = 0;
-  unsigned long len = 0;  // mmap, munmap, mprotect, madvise_dontneed, reclaim, migrate
+  unsigned long len = 0;  // mmap, munmap, mprotect, madvise_dontneed, reclaim, migrate, mbind,
+                          // madvise_free
+  int node = 0;           // mbind: the preferred NUMA node
   long npages = 0;        // GUP
   uint8_t byte = 0;       // write, dma_write
   prot protection = prot::rw;  // mmap, mprotect
@@ -54,11 +56,13 @@ struct op {
   bool thp = false;       // mmap: MAP_HUGE_THP
   bool write = false;     // GUP: FOLL_WRITE
   bool longterm = false;  // GUP: FOLL_LONGTERM
+  bool dirty = false;     // unpin: mark the pages a device wrote dirty first (direct-IO completion)
 };
 
 struct thread {
   std::string name;  // "A"
   int line = 0;
+  bool child = false;  // `thread NAME child:`: acts on the child of setup's first fork
   std::vector<op> ops;
 };
 

@@ -167,9 +167,11 @@ bool gup_fast_pmd_range(pud_t pud, unsigned long addr, unsigned long end, unsign
   }
   do {
     // Races with collapse (pmdp_collapse_flush), split_huge_pmd, zap of a leaf and table
-    // frees. One load; the PTE table or leaf is found from this copy, and rechecked after
-    // the grab ([PTE-RECHECK] compares pmd to *pmdp, [LEAF-RECHECK] the leaf).
-    pmd_t pmd = pmdp_get_lockless(pmdp);
+    // frees. One load ([PAE-READ] on PAE: pmdp_get_lockless's low/high/low, pairs with
+    // [PAE-SET]/[PAE-CLEAR]); the PTE table or leaf is found from this copy, and rechecked
+    // after the grab ([PTE-RECHECK] compares pmd to *pmdp, [LEAF-RECHECK] the leaf).
+    // Mutant torn-pmd-read: READ_ONCE(*pmdp), as before 1180e732c985 (PAE: it may tear).
+    pmd_t pmd = is_unsafe(TORN_PMD_READ) ? pmdp_get_read_once_torn(pmdp) : pmdp_get_lockless(pmdp);
     page_table_check_walk_read(pmdp, pmd.pmd);
     sync::yield_point("gup_fast:after_pmd_load");
     unsigned long next = pmd_addr_end(addr, end);

@@ -63,6 +63,41 @@ const unsafe_info unsafe_steps[NR_UNSAFE_STEPS] = {
      "a fault or other locked walker writes into a table that PT reclaim or collapse detached meanwhile: the "
      "entry is in a table nobody reaches (refcount: a table freed with entries set; needs --pt-reclaim)",
      "0d940a9b270b (v6.5)"},
+    {"torn-pmd-read",
+     "gup_fast_pmd_range: read the PMD with pmdp_get_lockless() (PAE: low, rmb, high, rmb, reread low and "
+     "retry), not READ_ONCE(*pmdp), which on PAE is two 32-bit loads",
+     "the walker combines the low half of one PMD value with the high half of the next: a leaf or table "
+     "pointer never stored, naming the wrong frames (torn-entry; needs --pte pae and a PMD above 4 GiB)",
+     "1180e732c985 (v6.2)"},
+    {"no-lazyfree-refcheck",
+     "try_to_unmap_one: drop a clean MADV_FREE page only if its refcount is the isolation's plus its mappings' "
+     "(smp_mb after the PTE clear, then the count, smp_rmb, then the dirty bit)",
+     "reclaim drops the PTE of a lazyfree page GUP holds for a direct-IO read: the process faults in a zero "
+     "page and the device's write is lost (lost-write)",
+     "6c8e2a256915 (v5.18)"},
+    {"no-lazyfree-mb",
+     "try_to_unmap_one: the smp_mb() between clearing a lazyfree page's PTE and reading its refcount "
+     "(mm/rmap.c, 6c8e2a256915; a no-op on x86: the locked xchg already orders)",
+     "the refcount is read before the PTE clear is visible, while GUP-fast's recheck still sees the old PTE: "
+     "reclaim drops a page GUP holds (lost-write; needs --memory weak)"},
+    {"cow-reuse-mapcount",
+     "do_wp_page / wp_can_reuse_anon_folio: reuse a shared anon page for a write only if its refcount is the "
+     "mapping's alone (09854ba94c6a, v5.9), not when its mapcount is 1 (reuse_swap_page, before)",
+     "a write reuses a page another process still holds by GUP: after fork, the child's read-only GUP "
+     "reference sees the parent's later writes (cow-leak, CVE-2020-29374)",
+     "17839856fd58 (v5.8), 09854ba94c6a (v5.9)"},
+    {"no-pinned-swap-check",
+     "shrink_folio_list: a folio that may be DMA-pinned is not added to the swap cache or unmapped for swap-out "
+     "(folio_maybe_dma_pinned before add_to_swap, and ours again after the unmap)",
+     "reclaim unmaps a pinned page into the swap cache; without AnonExclusive (see no-unmap-pin-check) the "
+     "refault maps it shared and the next write copies it away from the pin (lost-write)",
+     "feb889fb40fa (v5.11)"},
+    {"no-unmap-pin-check",
+     "try_to_unmap_one: the AnonExclusive pin check before a swap entry replaces the PTE, and the entry's "
+     "exclusive bit (the v5.19 AnonExclusive series, 6c287605fd56)",
+     "a pinned page is unmapped for swap-out and its swap entry forgets it was exclusive: the refault maps it "
+     "shared, and a write copies it away from the pin (lost-write, with no-pinned-swap-check: the kernels of "
+     "v5.9 to v5.18 had only feb889fb40fa's check)"},
 };
 
 std::optional<uint32_t> parse_unsafe_list(std::string_view list, std::string* bad) {

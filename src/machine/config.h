@@ -41,6 +41,12 @@ enum unsafe_step : unsigned {
   NO_PAE_WMB,           // set_pte / pte_clear (PAE): smp_wmb between the halves
   NO_PT_RECLAIM_RECHECK,  // try_to_free_pte: recheck that the table is still empty under its locks
   NO_PTE_MAP_RECHECK,   // pte_offset_map_lock: recheck the PMD still points to the table once locked
+  TORN_PMD_READ,        // gup_fast_pmd_range: READ_ONCE(*pmdp) instead of pmdp_get_lockless (PAE)
+  NO_LAZYFREE_REFCHECK, // try_to_unmap_one: a lazyfree page is dropped only if nobody else holds a reference
+  NO_LAZYFREE_MB,       // try_to_unmap_one: smp_mb between the lazyfree PTE clear and the refcount read
+  COW_REUSE_MAPCOUNT,   // wp_can_reuse_anon_folio: reuse on mapcount == 1 (before 09854ba94c6a), not refcount
+  NO_PINNED_SWAP_CHECK, // shrink_folio_list: keep maybe-pinned folios out of the swap cache
+  NO_UNMAP_PIN_CHECK,   // try_to_unmap_one: AnonExclusive's pin check and the swap entry's exclusive bit
   NR_UNSAFE_STEPS
 };
 

@@ -31,7 +31,9 @@ GUPFAST_NS_BEGIN
   X(migrate_done) X(migrate_pinned) X(migrate_unmap_pinned) X(migrate_busy)       \
   X(migrate_freeze_failed) X(migrate_nomem) X(migrate_split_failed)               \
   X(migration_entry_waits) X(split_done) X(split_pinned) X(split_unmap_pinned)   \
-  X(split_busy) X(split_freeze_failed)
+  X(split_busy) X(split_freeze_failed)                                            \
+  /* MADV_FREE (mm/lazyfree.cpp): marked lazyfree, dropped by reclaim, kept (redirtied or referenced) */ \
+  X(lazyfree_marked) X(lazyfree_freed) X(lazyfree_kept)
 
 enum counter_id : unsigned {
 #define X(name) CNT_##name,

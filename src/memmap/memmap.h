@@ -34,6 +34,7 @@ struct memmap_hooks {
 };
 
 inline constexpr int MAX_NUMNODES = 2;
+inline constexpr int NUMA_NO_NODE = -1;
 inline constexpr unsigned long PHYSMEM_MIN_FRAMES = 256;  // 1 MiB (the explorer's small machines)
 inline constexpr unsigned long NODE1_MIN_START_PFN = 1ul << 20;  // 4 GiB
 

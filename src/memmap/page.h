@@ -47,6 +47,7 @@ enum pageflags : unsigned {
   PG_writeback,
   PG_unevictable,
   PG_free,            // every page of a free block (debug aid: catches double frees)
+  PG_swapbacked,      // an anon folio's data lives only in RAM or swap; clear: MADV_FREE's lazyfree
   NR_PAGEFLAGS
 };
 
@@ -100,6 +101,7 @@ GUPFAST_FOLIO_FLAG(swapcache, PG_swapcache)
 GUPFAST_FOLIO_FLAG(reserved, PG_reserved)
 GUPFAST_FOLIO_FLAG(isolated, PG_isolated)
 GUPFAST_FOLIO_FLAG(writeback, PG_writeback)
+GUPFAST_FOLIO_FLAG(swapbacked, PG_swapbacked)
 #undef GUPFAST_FOLIO_FLAG
 
 inline bool folio_test_locked(const folio* f) { return test_bit_flag(&f->page, PG_locked); }

@@ -4,6 +4,7 @@
 
 #include "machine/counters.h"
 #include "mm/huge_memory.h"
+#include "mm/mempolicy.h"
 #include "mm/mm.h"
 #include "mm/swap.h"
 #include "mm/swapin.h"
@@ -31,6 +32,7 @@ void folio_add_new_anon_rmap(folio* f, vm_area_struct* vma, unsigned long addr) 
   mm_struct* mm = vma->vm_mm;
   f->page.mapping.store(reinterpret_cast<unsigned long>(mm->av) | PAGE_MAPPING_ANON, sync::relaxed);
   f->page.index.store(addr >> PAGE_SHIFT, sync::relaxed);
+  folio_set_swapbacked(f);  // __folio_set_swapbacked: not lazyfree until MADV_FREE says so
   SetPageAnonExclusive(&f->page);
   f->page._mapcount.store(0, sync::relaxed);
 }
@@ -59,7 +61,7 @@ vm_fault_t do_anonymous_page(vm_area_struct* vma, unsigned long addr, pmd_t* pmd
     sync::spin_unlock(ptl);
     return 0;
   }
-  folio* f = folio_alloc(__GFP_ZERO, 0);
+  folio* f = vma_alloc_folio(__GFP_ZERO, 0, vma, addr);
   if (!f) return VM_FAULT_OOM;
   folio_mark_uptodate(f);
   pte_t entry = pte_mkdirty(pfn_pte(folio_pfn(f), vm_get_page_prot(vma->vm_flags)));
@@ -111,6 +113,16 @@ vm_fault_t do_shared_fault(vm_area_struct* vma, unsigned long addr, pmd_t* pmdp)
 // wp_can_reuse_anon_folio(): the only reference is the mapping's own. Context: PTL held.
 bool wp_can_reuse_anon_folio(folio* f) {
   if (folio_test_large(f)) return false;  // large folios: copy (as the kernel mostly does)
+  if (is_unsafe(COW_REUSE_MAPCOUNT)) {
+    // Mutant: reuse_swap_page() as do_wp_page() used it before 09854ba94c6a (v5.9): the
+    // page is ours if we are its only mapping (and no swap entry names it), whoever else
+    // holds a reference. A GUP reference another process took while the page was shared
+    // then sees our writes (CVE-2020-29374).
+    if (folio_mapcount(f) != 1 || !folio_trylock(f)) return false;
+    bool ok = !folio_test_swapcache(f) || folio_free_swap(f);
+    folio_unlock(f);
+    return ok;
+  }
   int expected = 1 + (folio_test_swapcache(f) ? 1 : 0);
   if (folio_ref_count(f) > expected) return false;
   if (!folio_trylock(f)) return false;
@@ -129,7 +141,7 @@ bool wp_can_reuse_anon_folio(folio* f) {
 vm_fault_t wp_page_copy(vm_area_struct* vma, unsigned long addr, pmd_t* pmdp, pte_t orig, folio* old,
                         unsigned flags) {
   mm_struct* mm = vma->vm_mm;
-  folio* nf = folio_alloc(0, 0);
+  folio* nf = vma_alloc_folio(0, 0, vma, addr);
   if (!nf) {
     if (old) folio_put(old);
     return VM_FAULT_OOM;

@@ -3,6 +3,7 @@
 
 #include "machine/counters.h"
 #include "mm/huge_memory.h"
+#include "mm/mempolicy.h"
 #include "mm/mm.h"
 #include "mm/swap.h"
 #include "tlb/tlbflush.h"
@@ -32,7 +33,7 @@ int folio_try_dup_anon_rmap_pte(folio* f, page* p, vm_area_struct* src_vma) {
 // copy_present_page(): the child gets its own copy right away; the parent keeps the
 // (possibly pinned) original, writable as it was.
 int copy_present_page(vm_area_struct* dst_vma, pte_t* dst_pte, unsigned long addr, page* src) {
-  folio* nf = folio_alloc(0, 0);
+  folio* nf = vma_alloc_folio(0, 0, dst_vma, addr);
   if (!nf) return -ENOMEM;
   copy_user_highpage(folio_pfn(nf), page_to_pfn(src));
   sync::smp_wmb();

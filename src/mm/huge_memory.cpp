@@ -11,6 +11,7 @@
 
 #include "machine/counters.h"
 #include "mm/huge_memory.h"
+#include "mm/mempolicy.h"
 #include "mm/swap.h"
 #include "tlb/pt_seq.h"
 #include "tlb/tlbflush.h"
@@ -42,7 +43,7 @@ page* pgtable_trans_huge_withdraw(mm_struct*, pmd_t* pmdp) {
 vm_fault_t do_huge_pmd_anonymous_page(vm_area_struct* vma, unsigned long addr, pmd_t* pmdp) {
   mm_struct* mm = vma->vm_mm;
   unsigned long haddr = addr & PMD_MASK;
-  folio* f = folio_alloc(__GFP_ZERO, HPAGE_PMD_ORDER);
+  folio* f = vma_alloc_folio(__GFP_ZERO, HPAGE_PMD_ORDER, vma, haddr);
   if (!f) return VM_FAULT_FALLBACK;  // no huge folio: small pages will do
   page* pgtable = pagetable_alloc(mm);  // pte_alloc_one(): the leaf's deposit
   if (!pgtable) {
@@ -63,6 +64,7 @@ vm_fault_t do_huge_pmd_anonymous_page(vm_area_struct* vma, unsigned long addr, p
   }
   f->page.mapping.store(reinterpret_cast<unsigned long>(mm->av) | PAGE_MAPPING_ANON, sync::relaxed);
   f->page.index.store(haddr >> PAGE_SHIFT, sync::relaxed);
+  folio_set_swapbacked(f);
   SetPageAnonExclusive(&f->page);
   f->page._entire_mapcount.store(0, sync::relaxed);
   folio_add_lru(f);

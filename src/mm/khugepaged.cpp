@@ -227,6 +227,7 @@ void collapse_install(vm_area_struct* vma, unsigned long haddr, pmd_t* pmdp, fol
   folio_set_uptodate(hf);
   hf->page.mapping.store(reinterpret_cast<unsigned long>(mm->av) | PAGE_MAPPING_ANON, sync::relaxed);
   hf->page.index.store(haddr >> PAGE_SHIFT, sync::relaxed);
+  folio_set_swapbacked(hf);
   SetPageAnonExclusive(&hf->page);  // RMAP_EXCLUSIVE: the head stands for the whole leaf
   hf->page._entire_mapcount.store(0, sync::relaxed);
   folio_add_lru(hf);  // folio_add_lru_vma

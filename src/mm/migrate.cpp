@@ -30,6 +30,7 @@ void count_fail(migrate_stats* st, fail_why why) {
 void folio_migrate_flags(folio* dst, folio* src) {
   if (folio_test_referenced(src)) folio_set_referenced(dst);
   if (folio_test_dirty(src)) folio_set_dirty(dst);
+  if (folio_test_swapbacked(src)) folio_set_swapbacked(dst);  // a lazyfree folio stays lazyfree
   folio_set_uptodate(dst);
 }
 

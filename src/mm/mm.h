@@ -28,6 +28,7 @@ int vm_munmap(mm_struct* mm, unsigned long addr, unsigned long len);
 // mprotect: -EINVAL for bad ranges/prot, -ENOMEM if the range has a hole (nothing changed).
 int do_mprotect(mm_struct* mm, unsigned long addr, unsigned long len, int prot);
 inline constexpr int MADV_DONTNEED_ = 4;
+inline constexpr int MADV_FREE_ = 8;      // lazyfree (mm/lazyfree.h)
 inline constexpr int MADV_HUGEPAGE_ = 14;  // mark VM_HUGEPAGE (khugepaged may collapse)
 // madvise: -EINVAL for bad ranges/advice, -ENOMEM if the range has a hole (the mapped parts
 // are still zapped or marked, as Linux does). DONTNEED also frees the PTE tables it empties

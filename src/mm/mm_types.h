@@ -53,6 +53,9 @@ struct vm_area_struct {
   unsigned long vm_flags = 0;
   unsigned long vm_pgoff = 0;       // shared: page offset into the shmem object
   shmem_object* vm_file = nullptr;  // shared anonymous mappings
+  // mbind(MPOL_PREFERRED): the node this VMA's faults allocate on first (vma->vm_policy;
+  // NUMA_NO_NODE: the default policy, the local node). mm/mempolicy.h.
+  int vm_policy_nid = NUMA_NO_NODE;
   mm_struct* vm_mm = nullptr;
 };
 

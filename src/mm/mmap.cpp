@@ -4,9 +4,11 @@
 
 #include "machine/counters.h"
 #include "mm/huge_memory.h"
+#include "mm/lazyfree.h"
 #include "mm/mm.h"
 #include "mm/pt_reclaim.h"
 #include "mm/rmap.h"
+#include "mm/vma.h"
 #include "tlb/pt_seq.h"
 #include "tlb/tlbflush.h"
 
@@ -19,15 +21,6 @@ GUPFAST_WORLD sync::atomic<uint64_t> g_next_ctx_id{1};
 // x86-64's geometry).
 unsigned long mmap_base() { return (TASK_SIZE + PAGE_SIZE) / 128 * 127; }
 constexpr unsigned long MMAP_MIN_ADDR = 0x10000ul;
-
-bool range_ok(unsigned long addr, unsigned long len) {
-  if (addr & ~PAGE_MASK) return false;
-  if (len == 0) return false;
-  unsigned long alen = (len + PAGE_SIZE - 1) & PAGE_MASK;
-  if (alen < len) return false;  // wraps when rounded
-  if (addr + alen < addr) return false;
-  return addr + alen <= TASK_SIZE;
-}
 
 void anon_vma_join(mm_struct* mm, anon_vma* av) {
   av->refcount.fetch_add(1, sync::relaxed);
@@ -50,33 +43,6 @@ vm_area_struct* insert_vma(mm_struct* mm, std::unique_ptr<vm_area_struct> v) {
   vm_area_struct* raw = v.get();
   mm->vmas.emplace(raw->vm_end, std::move(v));
   return raw;
-}
-
-// Split so that a VMA boundary falls at addr (split_vma). Context: mmap_lock for write.
-void split_vma_at(mm_struct* mm, unsigned long addr) {
-  vm_area_struct* v = vma_lookup(mm, addr);
-  if (!v || v->vm_start == addr) return;
-  auto node = mm->vmas.extract(v->vm_end);
-  auto tail = std::make_unique<vm_area_struct>(*v);
-  tail->vm_start = addr;
-  if (tail->vm_file) {
-    tail->vm_pgoff += (addr - v->vm_start) >> PAGE_SHIFT;
-    shmem_get(tail->vm_file);
-  }
-  v->vm_end = addr;
-  node.key() = addr;
-  mm->vmas.insert(std::move(node));
-  insert_vma(mm, std::move(tail));
-}
-
-bool range_fully_mapped(mm_struct* mm, unsigned long start, unsigned long end) {
-  unsigned long a = start;
-  while (a < end) {
-    vm_area_struct* v = vma_lookup(mm, a);
-    if (!v) return false;
-    a = v->vm_end;
-  }
-  return true;
 }
 
 void free_vma(std::unique_ptr<vm_area_struct> v) {
@@ -119,6 +85,42 @@ void exit_mmap(mm_struct* mm) {
 }
 
 }  // namespace
+
+bool range_ok(unsigned long addr, unsigned long len) {
+  if (addr & ~PAGE_MASK) return false;
+  if (len == 0) return false;
+  unsigned long alen = (len + PAGE_SIZE - 1) & PAGE_MASK;
+  if (alen < len) return false;  // wraps when rounded
+  if (addr + alen < addr) return false;
+  return addr + alen <= TASK_SIZE;
+}
+
+// Split so that a VMA boundary falls at addr (split_vma). Context: mmap_lock for write.
+void split_vma_at(mm_struct* mm, unsigned long addr) {
+  vm_area_struct* v = vma_lookup(mm, addr);
+  if (!v || v->vm_start == addr) return;
+  auto node = mm->vmas.extract(v->vm_end);
+  auto tail = std::make_unique<vm_area_struct>(*v);
+  tail->vm_start = addr;
+  if (tail->vm_file) {
+    tail->vm_pgoff += (addr - v->vm_start) >> PAGE_SHIFT;
+    shmem_get(tail->vm_file);
+  }
+  v->vm_end = addr;
+  node.key() = addr;
+  mm->vmas.insert(std::move(node));
+  insert_vma(mm, std::move(tail));
+}
+
+bool range_fully_mapped(mm_struct* mm, unsigned long start, unsigned long end) {
+  unsigned long a = start;
+  while (a < end) {
+    vm_area_struct* v = vma_lookup(mm, a);
+    if (!v) return false;
+    a = v->vm_end;
+  }
+  return true;
+}
 
 vm_area_struct* find_vma(mm_struct* mm, unsigned long addr) {
   auto it = mm->vmas.upper_bound(addr);
@@ -293,10 +295,11 @@ int do_mprotect(mm_struct* mm, unsigned long addr, unsigned long len, int prot) 
 }
 
 int do_madvise(mm_struct* mm, unsigned long addr, unsigned long len, int advice) {
-  if (advice != MADV_DONTNEED_ && advice != MADV_HUGEPAGE_) return -EINVAL;
+  if (advice != MADV_DONTNEED_ && advice != MADV_FREE_ && advice != MADV_HUGEPAGE_) return -EINVAL;
   if (!range_ok(addr, len)) return -EINVAL;
   unsigned long end = addr + ((len + PAGE_SIZE - 1) & PAGE_MASK);
   if (advice == MADV_HUGEPAGE_) return madvise_hugepage(mm, addr, end);
+  if (advice == MADV_FREE_) return madvise_free(mm, addr, end);
   // PT reclaim frees tables under mmap_lock for read, except under the ipi strategy
   // (mm/pt_reclaim.cpp explains why); sampled once so lock and reclaim agree.
   bool reclaim = pt_reclaim_enabled();

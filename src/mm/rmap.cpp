@@ -4,6 +4,7 @@
 
 #include "machine/counters.h"
 #include "mm/huge_memory.h"
+#include "mm/lazyfree.h"
 #include "mm/swap.h"
 #include "tlb/pt_seq.h"
 #include "tlb/tlbflush.h"
@@ -177,6 +178,41 @@ bool try_to_unmap_one(folio* f, vm_area_struct* vma, unsigned long start, unsign
     sync::yield_point(arg->migrate ? "try_to_migrate:after_clear" : "try_to_unmap:after_clear");
     tlb_batch_add(arg->batch, mm, addr, pte_dirty(pteval));
     if (pte_dirty(pteval)) folio_set_dirty(f);
+    if (!arg->migrate && folio_test_lazyfree(f)) {
+      // MADV_FREE page check (mm/lazyfree.h): drop the page instead of swapping it, if
+      // nobody wants its data. [LAZYFREE-REFCHECK] Races with GUP-fast (gup_fast_pte_range):
+      // we clear the PTE, then read the refcount after a full barrier; GUP-fast takes its
+      // reference with a fully ordered add, then rechecks the PTE ([PTE-RECHECK]). Either it
+      // sees our clear and drops the reference, or we see it and put the PTE back. The
+      // dirty test after the count (smp_rmb, as __remove_mapping's): a holder that dirtied
+      // the folio did so before dropping its reference.
+      bool discard;
+      if (is_unsafe(NO_LAZYFREE_REFCHECK)) {
+        // Mutant: the check before 6c8e2a256915, the dirty bit alone. A direct-IO read
+        // into the page marks it dirty only when the I/O completes.
+        discard = !folio_test_dirty(f);
+      } else {
+        if (!is_unsafe(NO_LAZYFREE_MB)) sync::smp_mb();  // the clear before the count: pairs with the grab
+        int refs = folio_ref_count(f), maps = folio_mapcount(f);
+        // The count before the dirty bit. Not shown necessary here: every dirtier of an anon
+        // folio in the model holds the folio lock, which we hold (docs/memory-model.md).
+        sync::smp_rmb();
+        discard = refs == 1 + maps && !folio_test_dirty(f);  // the isolation's + the mappings'
+      }
+      if (!discard) {
+        // Redirtied, or referenced: it is wanted after all; swap-backed from now on.
+        set_pte(ptep, pteval);
+        folio_set_swapbacked(f);
+        count_event(CNT_lazyfree_kept);
+        arg->result = ttu_result::busy;
+        return false;
+      }
+      seq.end();
+      mm->rss_anon.fetch_sub(1, sync::relaxed);
+      p->_mapcount.fetch_sub(1, sync::relaxed);  // folio_remove_rmap_pte; the PTE stays none
+      folio_put(f);  // the mapping's reference
+      return true;
+    }
     pte_t swp;
     if (!arg->migrate) {
       if (swap_duplicate(arg->entry) < 0) {
@@ -184,8 +220,13 @@ bool try_to_unmap_one(folio* f, vm_area_struct* vma, unsigned long start, unsign
         arg->result = ttu_result::failed;
         return false;
       }
-      // See folio_try_share_anon_rmap_pte(): the PTE is clear, now the pin check.
-      if (anon_exclusive && folio_try_share_anon_rmap_pte(f, p)) {
+      // See folio_try_share_anon_rmap_pte(): the PTE is clear, now the pin check. Mutant
+      // no-unmap-pin-check: the kernels before AnonExclusive (v5.19) had neither the check
+      // nor the exclusive bit in the swap entry; the page just stops being exclusive.
+      if (is_unsafe(NO_UNMAP_PIN_CHECK)) {
+        if (anon_exclusive) ClearPageAnonExclusive(p);
+        anon_exclusive = false;
+      } else if (anon_exclusive && folio_try_share_anon_rmap_pte(f, p)) {
         swap_free(arg->entry);
         set_pte(ptep, pteval);
         arg->result = ttu_result::pinned;

@@ -36,7 +36,8 @@ void __split_huge_page(folio* f, std::vector<folio*>* list) {
   folio_uncompound(f, 0);
   // Flags a tail inherits from the head (__split_huge_page_tail): it is locked like the
   // head until remapped, and shares its state; never its LRU or swap-cache membership.
-  constexpr unsigned long inherit = 1ul << PG_locked | 1ul << PG_referenced | 1ul << PG_uptodate | 1ul << PG_dirty;
+  constexpr unsigned long inherit = 1ul << PG_locked | 1ul << PG_referenced | 1ul << PG_uptodate | 1ul << PG_dirty |
+                                   1ul << PG_swapbacked;
   for (long i = 1; i < nr; i++) {
     page* t = head + i;
     t->flags.store((head_flags & inherit) | (ae[i] ? 1ul << PG_anon_exclusive : 0), sync::relaxed);

@@ -37,6 +37,7 @@ folio* swapin_new_folio(swp_entry_t entry, vm_fault_t* ret) {
     return nullptr;
   }
   folio_trylock(nf);  // unpublished: always succeeds; locked before the cache shows it
+  folio_set_swapbacked(nf);  // __folio_set_swapbacked: a swap-cache folio is swap-backed
   add_to_swap_cache(nf, entry);
   if (swap_read_folio(nf, entry)) {
     delete_from_swap_cache(nf);

@@ -5,6 +5,7 @@
 #include <unordered_set>
 
 #include "machine/counters.h"
+#include "mm/lazyfree.h"
 #include "mm/rmap.h"
 #include "mm/split.h"
 #include "mm/swap.h"
@@ -87,12 +88,15 @@ unsigned long shrink_folio_list(std::vector<folio*>& work, reclaim_stats* st, bo
       keep_locked(keep_why::referenced);
       continue;
     }
-    if (!folio_test_swapcache(f)) {
+    // A lazyfree folio (MADV_FREE) is not swapped: try_to_unmap drops it if nobody wants
+    // its data, and the freeze below checks that again.
+    if (folio_test_swapbacked(f) && !folio_test_swapcache(f)) {
       // A pinned folio's contents are the device's: swapping it out would write a page the
       // DMA still changes, and the process would fault in a stale copy. Racy (GUP-fast
       // may pin right after): such a pin is caught by the pin check after the PTE clear,
       // or its references by the freeze.
-      if (folio_maybe_dma_pinned(f)) {
+      // Mutant no-pinned-swap-check: swap it out anyway (before feb889fb40fa, v5.11).
+      if (!is_unsafe(NO_PINNED_SWAP_CHECK) && folio_maybe_dma_pinned(f)) {
         keep_locked(keep_why::pinned);
         continue;
       }
@@ -118,11 +122,25 @@ unsigned long shrink_folio_list(std::vector<folio*>& work, reclaim_stats* st, bo
     }
     // A pin taken before the unmap on a page that was not AnonExclusive (no pin check on
     // it): the freeze would fail too, but don't write out what a device may be writing.
-    if (folio_maybe_dma_pinned(f)) {
+    if (!is_unsafe(NO_PINNED_SWAP_CHECK) && folio_maybe_dma_pinned(f)) {
       keep_locked(keep_why::pinned);
       continue;
     }
-    if (folio_test_dirty(f)) {
+    bool lazyfree = folio_test_lazyfree(f);
+    if (lazyfree) {
+      // Discarded from its mappings: free it if the isolation's reference is the last one
+      // (as __remove_mapping would), and it was not dirtied since.
+      if (!folio_ref_freeze(f, 1)) {
+        keep_locked(keep_why::freeze_failed);
+        continue;
+      }
+      if (folio_test_dirty(f)) {
+        folio_ref_unfreeze(f, 1);
+        keep_locked(keep_why::freeze_failed);
+        continue;
+      }
+      count_event(CNT_lazyfree_freed);
+    } else if (folio_test_dirty(f)) {
       // pageout(): a CPU whose TLB still holds a dirty (writable) translation could write
       // the page after we copy it: flush those first (try_to_unmap_flush_dirty).
       try_to_unmap_flush_dirty(&batch);
@@ -133,7 +151,7 @@ unsigned long shrink_folio_list(std::vector<folio*>& work, reclaim_stats* st, bo
         continue;
       }
     }
-    if (!__remove_mapping(f)) {
+    if (!lazyfree && !__remove_mapping(f)) {
       keep_locked(keep_why::freeze_failed);
       continue;
     }

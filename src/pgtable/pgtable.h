@@ -36,8 +36,9 @@ inline pteval_t entry_read(pteval_t* p) {
   return pteval_t(h) << 32 | l;
 }
 
-// [PAE-READ] ptep_get_lockless(). Pairs with [PAE-SET] and [PAE-CLEAR].
-inline pteval_t entry_get_lockless(pteval_t* p) {
+// [PAE-READ] ptep_get_lockless(). Pairs with [PAE-SET] and [PAE-CLEAR]. `torn`: the
+// torn-pte-read mutant's reader, which trusts its first low half.
+inline pteval_t entry_get_lockless(pteval_t* p, bool torn) {
   if (!pae_mode()) return sync::load(p, sync::relaxed);
   for (;;) {
     // [PAE-RMB] each half's load after the previous one: pairs with [PAE-WMB].
@@ -48,10 +49,22 @@ inline pteval_t entry_get_lockless(pteval_t* p) {
     if (!is_unsafe(NO_PAE_RMB)) sync::smp_rmb();
     // Mutant torn-pte-read: trust the first low half (CONFIG_GUP_GET_PXX_LOW_HIGH without
     // the loop); a concurrent [PAE-SET]/[PAE-CLEAR] then yields a value never stored.
-    if (is_unsafe(TORN_PTE_READ) || l == sync::load(low(p), sync::relaxed))
+    if (torn || l == sync::load(low(p), sync::relaxed))
       return pteval_t(h) << 32 | l;
     sync::cpu_relax();
   }
+}
+
+// READ_ONCE(*pmdp) as GUP-fast did before 1180e732c985 ("mm/gup: Fix the lockless PMD
+// access", v6.2): on PAE a 64-bit READ_ONCE is two 32-bit loads, low then high, neither
+// ordered nor checked, and a writer may come between them. Only the torn-pmd-read mutant
+// reads this way (entry_read keeps its halves together: its callers hold the lock).
+inline pteval_t entry_read_once_torn(pteval_t* p) {
+  if (!pae_mode()) return sync::load(p, sync::relaxed);
+  uint32_t l = sync::load(low(p), sync::relaxed);
+  sync::yield_point("read_once:between_halves");
+  uint32_t h = sync::load(high(p), sync::relaxed);
+  return pteval_t(h) << 32 | l;
 }
 
 // [PAE-SET] set_pte(): make an entry present.
@@ -111,7 +124,9 @@ inline void entry_clear_bits_low(pteval_t* p, uint32_t bits) {
 
 // ---- PTE accessors -------------------------------------------------------------------
 inline pte_t ptep_get(pte_t* ptep) { return {pgtable_detail::entry_read(&ptep->pte)}; }
-inline pte_t ptep_get_lockless(pte_t* ptep) { return {pgtable_detail::entry_get_lockless(&ptep->pte)}; }
+inline pte_t ptep_get_lockless(pte_t* ptep) {
+  return {pgtable_detail::entry_get_lockless(&ptep->pte, is_unsafe(TORN_PTE_READ))};
+}
 // The MMU's read of an entry (mm/access.cpp's hardware walk): one 8-byte load in both
 // modes, as x86 PAE paging reads its 64-bit entries; only software reads the halves apart.
 inline pte_t ptep_get_hw(pte_t* ptep) { return {sync::load(&ptep->pte, sync::relaxed)}; }
@@ -128,7 +143,9 @@ inline bool ptep_cmpxchg(pte_t* ptep, pte_t& old, pte_t v) {
 
 // ---- PMD accessors -------------------------------------------------------------------
 inline pmd_t pmdp_get(pmd_t* pmdp) { return {pgtable_detail::entry_read(&pmdp->pmd)}; }
-inline pmd_t pmdp_get_lockless(pmd_t* pmdp) { return {pgtable_detail::entry_get_lockless(&pmdp->pmd)}; }
+inline pmd_t pmdp_get_lockless(pmd_t* pmdp) { return {pgtable_detail::entry_get_lockless(&pmdp->pmd, false)}; }
+// The torn-pmd-read mutant's PMD load in GUP-fast (pgtable_detail::entry_read_once_torn).
+inline pmd_t pmdp_get_read_once_torn(pmd_t* pmdp) { return {pgtable_detail::entry_read_once_torn(&pmdp->pmd)}; }
 inline pmd_t pmdp_get_hw(pmd_t* pmdp) { return {sync::load(&pmdp->pmd, sync::relaxed)}; }
 inline void set_pmd(pmd_t* pmdp, pmd_t pmd) { pgtable_detail::entry_set_atomic(&pmdp->pmd, pmd.pmd); }
 inline void pmd_clear(pmd_t* pmdp) { pgtable_detail::entry_clear(&pmdp->pmd); }

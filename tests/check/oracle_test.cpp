@@ -430,4 +430,34 @@ INSTANTIATE_TEST_SUITE_P(Oracle, OracleFlushBeforeFree,
                            return i.param.unsafe ? "no_flush_before_free" : "safe";
                          });
 
+// CVE-2020-29374's shape: after fork the child takes a read reference on the shared page and
+// unmaps; the parent writes. With the refcount rule the parent copies (no violation); with
+// the old mapcount rule (cow-reuse-mapcount) it writes the page the child holds: cow-leak.
+// The child's own write before its munmap breaks COW to a copy of its own under both rules.
+class OracleCowLeak : public OracleInject {};
+TEST_P(OracleCowLeak, ParentWriteReachingTheChildsReferenceIsCowLeak) {
+  ASSERT_EQ(op_mmap(mm, A, PAGE_SIZE, PROT_READ_ | PROT_WRITE_, MAP_PRIVATE_), long(A));
+  ASSERT_EQ(op_user_write(mm, A + 8, 0x11), 0);
+  int err = 0;
+  mm_struct* child = op_fork(mm, &err);
+  ASSERT_NE(child, nullptr) << err;
+  held_pages h;
+  ASSERT_EQ(op_gup(gup_call::get_fast, child, A, 1, 0, &h), 1);
+  ASSERT_EQ(op_user_write(child, A + 16, 0x33), 0);
+  ASSERT_EQ(op_munmap(child, A, PAGE_SIZE), 0);
+  ASSERT_EQ(op_user_write(mm, A + 8, 0x22), 0);
+  if (mutant())
+    EXPECT_EQ(count(violation_kind::cow_leak), 1u) << first();
+  else
+    EXPECT_EQ(oracle_violation_count(), 0u) << first();
+  op_release(&h);
+  op_mm_put(child);
+}
+INSTANTIATE_TEST_SUITE_P(Oracle, OracleCowLeak,
+                         testing::Values(oracle_case{table_strategy::rcu, pte_mode::native},
+                                         oracle_case{table_strategy::rcu, pte_mode::native, unsafe_bits({COW_REUSE_MAPCOUNT})}),
+                         [](const testing::TestParamInfo<oracle_case>& i) {
+                           return i.param.unsafe ? "cow_reuse_mapcount" : "safe";
+                         });
+
 }  // namespace

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "foundation_support.h"
+#include "mm/mempolicy.h"
 #include "mm/migrate.h"
 
 using namespace gupfast;
@@ -110,6 +111,32 @@ TEST_F(Numa, MigrationMovesThePageToTheOtherNodeAndBack) {
   // ABA of pae-aba.litmus. The data came along both ways.
   EXPECT_EQ(mapped_pfn(mm, a), first);
   EXPECT_EQ(load(mm, a + 7), 0x5a);
+}
+
+// mbind(MPOL_PREFERRED): faults in the range allocate on the preferred node, the rest of the
+// mapping (split off) keeps the default; bad input is refused with the kernel's errors and
+// changes nothing.
+TEST_F(Numa, MbindPlacesFaultsOnThePreferredNode) {
+  mm_struct* mm = new_mm();
+  unsigned long a = map(mm, 4 * PAGE_SIZE);
+  EXPECT_EQ(do_mbind(mm, a + 1, PAGE_SIZE, MPOL_PREFERRED_, 1), -EINVAL) << "unaligned";
+  EXPECT_EQ(do_mbind(mm, a, 0, MPOL_PREFERRED_, 1), -EINVAL) << "empty";
+  EXPECT_EQ(do_mbind(mm, a, PAGE_SIZE, MPOL_PREFERRED_, 2), -EINVAL) << "no node 2";
+  EXPECT_EQ(do_mbind(mm, a, PAGE_SIZE, 7, 1), -EINVAL) << "unknown mode";
+  EXPECT_EQ(do_mbind(mm, a, 8 * PAGE_SIZE, MPOL_PREFERRED_, 1), -EFAULT) << "a hole";
+  ASSERT_EQ(do_mbind(mm, a + PAGE_SIZE, 2 * PAGE_SIZE, MPOL_PREFERRED_, 1), 0);
+  for (int i = 0; i < 4; i++) ASSERT_EQ(mm_store(mm, a + i * PAGE_SIZE, 1), 0);
+  EXPECT_EQ(pfn_to_nid(mapped_pfn(mm, a)), 0);
+  EXPECT_EQ(pfn_to_nid(mapped_pfn(mm, a + PAGE_SIZE)), 1);
+  EXPECT_EQ(pfn_to_nid(mapped_pfn(mm, a + 2 * PAGE_SIZE)), 1);
+  EXPECT_EQ(pfn_to_nid(mapped_pfn(mm, a + 3 * PAGE_SIZE)), 0);
+  // Back to the default: pages already there stay, later faults are local again.
+  ASSERT_EQ(do_mbind(mm, a, 4 * PAGE_SIZE, MPOL_DEFAULT_, 0), 0);
+  ASSERT_EQ(mm_store(mm, a + 2 * PAGE_SIZE, 2), 0);
+  EXPECT_EQ(pfn_to_nid(mapped_pfn(mm, a + 2 * PAGE_SIZE)), 1) << "pages already there stay";
+  ASSERT_EQ(do_madvise(mm, a + PAGE_SIZE, PAGE_SIZE, MADV_DONTNEED_), 0);
+  ASSERT_EQ(mm_store(mm, a + PAGE_SIZE, 3), 0);
+  EXPECT_EQ(pfn_to_nid(mapped_pfn(mm, a + PAGE_SIZE)), 0);
 }
 
 TEST_F(Numa, CopiesIntoNewFramesCopyAndClear) {
