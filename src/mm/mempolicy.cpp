@@ -15,12 +15,10 @@ int do_mbind(mm_struct* mm, unsigned long start, unsigned long len, int mode, in
   if (!range_ok(start, len)) return -EINVAL;
   unsigned long end = start + ((len + PAGE_SIZE - 1) & PAGE_MASK);
   mm->mmap_lock.down_write();
-  if (!range_fully_mapped(mm, start, end)) {
+  if (!split_range(mm, start, end)) {
     mm->mmap_lock.up_write();
     return -EFAULT;
   }
-  split_vma_at(mm, start);
-  split_vma_at(mm, end);
   for (vm_area_struct* v = find_vma(mm, start); v && v->vm_start < end; v = find_vma(mm, v->vm_end))
     v->vm_policy_nid = mode == MPOL_PREFERRED_ ? nid : NUMA_NO_NODE;
   mm->mmap_lock.up_write();

@@ -122,6 +122,13 @@ bool range_fully_mapped(mm_struct* mm, unsigned long start, unsigned long end) {
   return true;
 }
 
+bool split_range(mm_struct* mm, unsigned long start, unsigned long end) {
+  if (!range_fully_mapped(mm, start, end)) return false;
+  split_vma_at(mm, start);
+  split_vma_at(mm, end);
+  return true;
+}
+
 vm_area_struct* find_vma(mm_struct* mm, unsigned long addr) {
   auto it = mm->vmas.upper_bound(addr);
   return it == mm->vmas.end() ? nullptr : it->second.get();
@@ -246,12 +253,10 @@ int do_mprotect(mm_struct* mm, unsigned long addr, unsigned long len, int prot) 
   if (!range_ok(addr, len)) return -EINVAL;
   unsigned long end = addr + ((len + PAGE_SIZE - 1) & PAGE_MASK);
   mm->mmap_lock.down_write();
-  if (!range_fully_mapped(mm, addr, end)) {
+  if (!split_range(mm, addr, end)) {
     mm->mmap_lock.up_write();
     return -ENOMEM;
   }
-  split_vma_at(mm, addr);
-  split_vma_at(mm, end);
   bool changed = false;
   for (vm_area_struct* v = find_vma(mm, addr); v && v->vm_start < end; v = find_vma(mm, v->vm_end)) {
     unsigned long nf = v->vm_flags & ~(VM_READ | VM_WRITE);

@@ -12,5 +12,8 @@ bool range_ok(unsigned long addr, unsigned long len);
 void split_vma_at(mm_struct* mm, unsigned long addr);
 // Every page of [start, end) is in some VMA.
 bool range_fully_mapped(mm_struct* mm, unsigned long start, unsigned long end);
+// The start of mprotect and mbind (vma_modify): if [start, end) has no hole, split VMAs so
+// that it is whole VMAs and return true; otherwise change nothing. Context: mmap_lock for write.
+bool split_range(mm_struct* mm, unsigned long start, unsigned long end);
 
 GUPFAST_NS_END
