@@ -5,6 +5,7 @@
 #include <cerrno>
 
 #include "check/oracle.h"
+#include "machine/counters.h"
 #include "mm/khugepaged.h"
 #include "mm/mempolicy.h"
 #include "mm/migrate.h"
@@ -72,6 +73,7 @@ void op_release(held_pages* h, bool make_dirty) {
         folio_unlock(f);
       }
       page_table_check_gup_put(f, 1);  // put_page does not: a plain reference
+      count_event(CNT_gup_puts);       // a FOLL_GET reference given back (stress: ops.puts)
       put_page(p);
     }
   }
