@@ -1,5 +1,5 @@
 # gupfast: the two commands a newcomer needs.
-#   make demo   install missing Debian packages, build (Release), run `gupfast demo`
+#   make demo   install missing Debian packages, build (Release, quietly), run `gupfast demo`
 #   make test   install missing Debian packages, build (Release), run the whole test suite
 # Other targets: build, asan (Debug + ASan/UBSan build and tests), tsan, bench, clean.
 JOBS ?= $(shell nproc)
@@ -14,8 +14,11 @@ build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
-demo: build
-	$(BUILD)/tools/gupfast/gupfast demo
+# The build's progress in one line (scripts/quiet-build.sh), then the demo's own output; the
+# report folder is $(BUILD)/demo (its index.html is the last line printed).
+demo: deps
+	@scripts/quiet-build.sh $(BUILD) $(JOBS)
+	@$(BUILD)/tools/gupfast/gupfast demo --out $(BUILD)/demo
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)

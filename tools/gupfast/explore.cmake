@@ -48,6 +48,7 @@ target_sources(gupfast PRIVATE
   render_text.cpp
   render_trace.cpp
   render_html.cpp
+  demo_explore.cpp  # `gupfast demo`'s parts 1 and 2 (demo.h)
   ${litmus_embedded}
 )
 target_include_directories(gupfast PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
@@ -154,6 +155,16 @@ find_program(GUPFAST_CHROMIUM NAMES chromium chromium-browser)
 add_test(NAME explore.html_renders
   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/explore_html_test.sh $<TARGET_FILE:gupfast> ${GUPFAST_CHROMIUM})
 set_tests_properties(explore.html_renders PROPERTIES LABELS "explore;cli" SKIP_RETURN_CODE 77 TIMEOUT 180)
+
+# `gupfast demo --quick`: the four parts as expected (exit 0), the report folder complete, a
+# replay command it printed reproducing its race, and (with Chromium) the index page showing
+# the four parts (demo_test.sh). Release only: under a sanitizer the explorer is 10-30x
+# slower. Run alone: its stress part starts a dozen threads per strategy.
+if(NOT GUPFAST_SANITIZE)
+  add_test(NAME cli.demo.quick
+    COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/demo_test.sh $<TARGET_FILE:gupfast> ${GUPFAST_CHROMIUM})
+  set_tests_properties(cli.demo.quick PROPERTIES LABELS "demo;cli" TIMEOUT 300 RUN_SERIAL TRUE)
+endif()
 
 # Misuse: exit 2, one line on stderr, nothing on stdout.
 set(explore_misuse_cases

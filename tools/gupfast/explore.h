@@ -59,6 +59,9 @@ base_settings base_of(const litmus::file& f, const explore_options& o);
 std::optional<litmus::run_config> resolve(const std::string& strategy, const std::optional<std::string>& tlb,
                                           const std::string& pte, const std::optional<std::string>& scope,
                                           const base_settings& b, uint32_t unsafe);
+// Every configuration expectation e names, narrowed by the settings given on the command
+// line (from_cli), with the file's and the defaults for the rest.
+std::vector<litmus::run_config> configs_of(const litmus::expectation& e, const base_settings& b);
 // The search: the command line's options, else the file's `search` line, else defaults.
 litmus::search_config search_of(const explore_options& o, const litmus::file& f);
 // "gupfast explore TARGET --strategy ... --replay TOKEN": reproduces the violation.

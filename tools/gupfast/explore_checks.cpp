@@ -28,31 +28,6 @@ namespace {
 
 using json = nlohmann::json;
 
-// Every configuration an expectation names, narrowed by the command line's settings.
-std::vector<litmus::run_config> configs_of(const litmus::expectation& e, const base_settings& b) {
-  auto values = [&](const char* key, const setting& s) -> std::vector<std::optional<std::string>> {
-    auto it = e.on.find(key);
-    if (it == e.on.end()) return {s.value};
-    std::vector<std::optional<std::string>> v;
-    for (const std::string& x : it->second)
-      if (!s.from_cli || x == *s.value) v.emplace_back(x);
-    return v;
-  };
-  std::vector<litmus::run_config> out;
-  for (const auto& strategy : values("strategy", b.strategy))
-    for (const auto& tlb : values("tlb", b.tlb))
-      for (const auto& pte : values("pte", b.pte))
-        for (const auto& scope : values("seq-scope", b.seq_scope))
-          for (const auto& memory : values("memory", b.memory)) {
-            if (e.on.count("seq-scope") && strategy.value_or("rcu") != "seqcount") continue;
-            auto c = resolve(strategy.value_or("rcu"), tlb, pte.value_or("native"), scope, b, e.unsafe);
-            if (!c) continue;
-            c->memory = memory.value_or("sc");
-            out.push_back(*c);
-          }
-  return out;
-}
-
 // ---- a run_result through a pipe ----------------------------------------------------------
 json to_json(const litmus::run_result& r) {
   json j = {{"executions", r.executions}, {"cut", r.cut}, {"max_steps", r.max_steps},

@@ -2,7 +2,7 @@
 // (GUPFAST_BUILD_MODEL off): the commands exist and say how to get them.
 #include <fmt/format.h>
 
-#include "cli.h"
+#include "demo.h"
 
 namespace gupfast::cli {
 
@@ -18,7 +18,25 @@ command unavailable(CLI::App& root, const char* name, const char* what) {
           }};
 }
 
+// The demo's explorer parts: say why they cannot run (the demo then fails: its answer is
+// the explorer's).
+demo_part not_built(const char* title) {
+  demo_part p;
+  p.title = title;
+  p.header = {"result"};
+  p.rows.push_back({{"not run: this gupfast was built without the explorer (-DGUPFAST_BUILD_MODEL=ON)", "", false}});
+  p.ok = false;
+  return p;
+}
+
 }  // namespace
+
+demo_part demo_seed_part(const demo_context&) {
+  return not_built("1. The seed question: which of GUP-fast's checks does each TLB flush mode need?");
+}
+demo_part demo_zoo_part(const demo_context&) {
+  return not_built("2. Real kernel races (the bug zoo): found with the fix reverted, clean with it");
+}
 
 command add_explore_command(CLI::App& root) {
   return unavailable(root, "explore", "Run a litmus scenario under the deterministic explorer (not built)");

@@ -5,26 +5,14 @@
 #include <fmt/format.h>
 
 #include "machine/config.h"
+#include "html.h"
 #include "render.h"
 
 namespace gupfast::cli {
 
 namespace {
 
-std::string esc(const std::string& s) {
-  std::string o;
-  o.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '&': o += "&amp;"; break;
-      case '<': o += "&lt;"; break;
-      case '>': o += "&gt;"; break;
-      case '"': o += "&quot;"; break;
-      default: o += c;
-    }
-  }
-  return o;
-}
+std::string esc(const std::string& s) { return html_escape(s); }
 
 constexpr const char* STYLE = R"css(
 :root { --bg:#fbfbfd; --fg:#1d1d24; --muted:#6b6b78; --lane:#f1f3f8; --lane2:#eaeef6; --card:#fff;
