@@ -202,3 +202,16 @@ test $rc -eq 2 && test \"$err\" = \"$1:$2\" || { echo \"rc=$rc got: $err\"; echo
             $<TARGET_FILE:gupfast> ${f} "${want}")
   set_tests_properties(explore.parse_error.${name} PROPERTIES LABELS "explore;cli")
 endforeach()
+# A file that parses but whose expect lines --check-expectations cannot check as written
+# (tests/litmus/check-errors/): "FILE:LINE: message" on stderr, exit 2.
+file(GLOB litmus_check_bad ${litmus_dir}/check-errors/*.litmus)
+foreach(f IN LISTS litmus_check_bad)
+  get_filename_component(name ${f} NAME_WE)
+  file(STRINGS ${f} want REGEX "^# error: ")
+  string(REGEX REPLACE "^# error: " "" want "${want}")
+  add_test(NAME explore.check_error.${name}
+    COMMAND sh -c "err=$(\"$0\" explore \"$1\" --check-expectations 2>&1 >/dev/null); rc=$?; \
+test $rc -eq 2 && test \"$err\" = \"$1:$2\" || { echo \"rc=$rc got: $err\"; echo \"want: $1:$2\"; exit 1; }"
+            $<TARGET_FILE:gupfast> ${f} "${want}")
+  set_tests_properties(explore.check_error.${name} PROPERTIES LABELS "explore;cli")
+endforeach()

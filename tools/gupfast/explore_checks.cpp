@@ -267,7 +267,18 @@ int run_checks(const litmus::file& f, const explore_options& o) {
   std::map<const litmus::expectation*, size_t> first_task;
   for (const litmus::expectation& e : f.expects) {
     first_task[&e] = tasks.size();
-    for (const litmus::run_config& c : configs_of(e, b)) {
+    std::vector<litmus::run_config> configs = configs_of(e, b);
+    // A strategy the line names must give a machine: strategy=ipi with the file's
+    // tlb=broadcast gives none, and would silently check nothing for it.
+    auto named = e.on.find("strategy");
+    if (named != e.on.end() && !b.strategy.from_cli && !b.tlb.from_cli && !e.on.count("tlb"))
+      for (const std::string& st : named->second)
+        if (std::none_of(configs.begin(), configs.end(), [&](const litmus::run_config& c) { return c.strategy == st; })) {
+          fmt::print(stderr, "{}:{}: strategy={} makes no machine with tlb={} (the machine line's): name tlb= on this line\n",
+                     f.path, e.line, st, b.tlb.value.value_or("broadcast"));
+          return EXIT_USAGE;
+        }
+    for (const litmus::run_config& c : configs) {
       task t{};
       t.e = &e;
       t.cfg = c;
