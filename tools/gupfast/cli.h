@@ -54,6 +54,8 @@ machine_config to_machine_config(const machine_options& opts);
 
 // "-EFAULT" for -14, and so on, for the errnos the machine returns.
 std::string errno_name(long err);
+// "12,345" for 12345.
+std::string grouped(uint64_t v);
 // "8 GiB" / "512 MiB" for a frame count.
 std::string frames_size(unsigned long frames);
 

@@ -85,9 +85,6 @@ struct demo_child {
 demo_child run_self(const demo_context& ctx, const std::vector<std::string>& args, const std::string& json_path,
                     double timeout_s);
 
-// 1234567 -> "1,234,567" (demo_parts.cpp).
-std::string demo_thousands(uint64_t n);
-
 // A part on the terminal (demo_report.cpp).
 void print_part(const demo_part& p);
 // index.html in the report folder: every part's table, its links, its images. Returns "" or

@@ -119,13 +119,13 @@ cell_result run_cell(const demo_context& ctx, const search_cell& c) {
     r.replay = v.value("replay_command", std::string());
     holds = !e->expects_ok() && std::find(e->kinds.begin(), e->kinds.end(), r.kind) != e->kinds.end();
     int pre = v.value("preemptions", 0), stale = v.value("stale_reads", 0);
-    r.cell.text = fmt::format("found {}, {} executions", r.kind, demo_thousands(executions));
+    r.cell.text = fmt::format("found {}, {} executions", r.kind, grouped(executions));
     r.cell.detail = fmt::format("{} preemption{}{}, {:.2f} s: {}", pre, pre == 1 ? "" : "s",
                                 stale ? fmt::format(", {} stale read{}", stale, stale == 1 ? "" : "s") : "", seconds,
                                 v.value("message", std::string()));
   } else {
     holds = e->expects_ok() && exhaustive;
-    r.cell.text = fmt::format("{}, {} executions", c.unsafe.empty() ? "clean" : "not needed", demo_thousands(executions));
+    r.cell.text = fmt::format("{}, {} executions", c.unsafe.empty() ? "clean" : "not needed", grouped(executions));
     r.cell.detail = fmt::format("{:.2f} s, {}", seconds,
                                 exhaustive ? "every interleaving within the bounds" : "NOT every interleaving");
   }

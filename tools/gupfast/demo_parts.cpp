@@ -28,15 +28,6 @@ uint64_t num(const json& j, const char* a, const char* b = nullptr) {
 
 }  // namespace
 
-std::string demo_thousands(uint64_t n) {
-  std::string digits = std::to_string(n), s;
-  for (size_t i = 0; i < digits.size(); i++) {
-    if (i && (digits.size() - i) % 3 == 0) s += ',';
-    s += digits[i];
-  }
-  return s;
-}
-
 demo_child run_self(const demo_context& ctx, const std::vector<std::string>& args, const std::string& json_path,
                     double timeout_s) {
   std::vector<std::string> argv = {ctx.self};
@@ -89,11 +80,11 @@ demo_part demo_stress_part(const demo_context& ctx) {
     ops += gup;
     std::string why = c.timed_out ? "timed out" : j.is_null() ? fmt::format("exit {}, no report", c.exit_code) : "";
     p.rows.push_back({{strategy, file, ok},
-                      {demo_thousands(ops), "", ok},
-                      {demo_thousands(num(j, "ops", "gup_fast_pages") + num(j, "ops", "gup_slow_pages")), "", ok},
-                      {demo_thousands(num(j, "ops", "dma")), "", ok},
-                      {why.empty() ? demo_thousands(num(j, "violation_count")) : why, "", ok},
-                      {demo_thousands(num(j, "leaked_frames")), "", ok}});
+                      {grouped(ops), "", ok},
+                      {grouped(num(j, "ops", "gup_fast_pages") + num(j, "ops", "gup_slow_pages")), "", ok},
+                      {grouped(num(j, "ops", "dma")), "", ok},
+                      {why.empty() ? grouped(num(j, "violation_count")) : why, "", ok},
+                      {grouped(num(j, "leaked_frames")), "", ok}});
     p.files.push_back(file);
     p.notes.push_back(c.command.substr(0, c.command.find(" --json")));
     p.ok &= ok;

@@ -6,15 +6,9 @@
 
 #include <fmt/format.h>
 
-namespace gupfast::cli {
+#include "cli.h"
 
-namespace {
-std::string grouped(uint64_t v) {
-  std::string s = std::to_string(v);
-  for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(static_cast<size_t>(i), ",");
-  return s;
-}
-}  // namespace
+namespace gupfast::cli {
 
 progress_line::progress_line() : on_(isatty(STDERR_FILENO)) {}
 

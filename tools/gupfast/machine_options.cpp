@@ -105,6 +105,15 @@ std::string errno_name(long err) {
   }
 }
 
+std::string grouped(uint64_t v) {
+  std::string digits = std::to_string(v), s;
+  for (size_t i = 0; i < digits.size(); i++) {
+    if (i && (digits.size() - i) % 3 == 0) s += ',';
+    s += digits[i];
+  }
+  return s;
+}
+
 std::string frames_size(unsigned long frames) {
   unsigned long bytes = frames << PAGE_SHIFT;
   if (bytes % (1ul << 30) == 0) return fmt::format("{} GiB", bytes >> 30);
