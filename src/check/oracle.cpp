@@ -85,7 +85,8 @@ void on_bad_page(void* ctx, unsigned long pfn, const char* reason) {
   violation v;
   {
     std::lock_guard g(o->lock);
-    v = make_violation(o, violation_kind::refcount, fmt::format("bad page {:#x}: {}", pfn, reason), 0, 0, pfn, ~0ul);
+    std::string what = pfn == ~0ul ? std::string("bad page") : fmt::format("bad page {:#x}", pfn);
+    v = make_violation(o, violation_kind::refcount, fmt::format("{}: {}", what, reason), 0, 0, pfn, ~0ul);
   }
   deliver(o, std::move(v));
 }

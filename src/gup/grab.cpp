@@ -25,9 +25,13 @@ folio* try_get_folio(page* p, int refs) {
   for (;;) {
     folio* f = page_folio(p);
     sync::yield_point("try_get_folio:before_ref");
-    // Overflow guard: a negative count means it wrapped; refuse rather than make it worse
-    // (WARN_ON_ONCE(folio_ref_count(folio) < 0) in the kernel).
-    if (folio_ref_count(f) < 0) return nullptr;
+    // [REF-OVERFLOW] No new reference on a count that wrapped or is close to it (page_ref.h;
+    // the kernel's WARN_ON_ONCE(folio_ref_count(folio) < 0) refuses only once it wrapped).
+    // A plain load: the headroom covers every grab that passed it concurrently.
+    if (folio_ref_count_unsafe(folio_ref_count(f))) {
+      count_event(CNT_stop_ref_overflow);
+      return nullptr;
+    }
     if (is_unsafe(GET_NOT_TRY_GET)) {
       // Mutant: a plain add, as if the caller already held a reference. On a freed or
       // frozen folio (count 0) this resurrects it behind the freezer's back.
@@ -87,7 +91,13 @@ folio* try_grab_folio_fast(page* p, int refs, unsigned flags) {
 
 // Context: the PTL is held, so the folio is mapped and its count is > 0.
 int try_grab_folio(folio* f, int refs, unsigned flags) {
-  if (folio_ref_count(f) <= 0) return -ENOMEM;
+  int count = folio_ref_count(f);
+  if (count <= 0) return -ENOMEM;  // WARN_ON_ONCE in the kernel: the PTL keeps it mapped
+  if (folio_ref_count_unsafe(count)) {
+    // [REF-OVERFLOW] (page_ref.h): refused, as the kernel refuses a count <= 0, with -ENOMEM.
+    count_event(CNT_gup_ref_overflow);
+    return -ENOMEM;
+  }
   if (flags & FOLL_GET) {
     folio_ref_add(f, refs);
   } else if (flags & FOLL_PIN) {
@@ -106,18 +116,47 @@ int try_grab_folio(folio* f, int refs, unsigned flags) {
   return 0;
 }
 
+namespace {
+// An unpin of pins the folio does not have: reported (counter bad_unpin, the oracle's
+// refcount verdict through bad_page) and refused, leaving the counts as they were.
+void bad_unpin(folio* f, int refs) {
+  page_table_check_gup_get(f, refs);  // the references gup_put_folio announced stay
+  bad_page(folio_pfn(f), "unpin of a page that is not pinned (double unpin?)", CNT_bad_unpin);
+}
+
+// _pincount drops by refs unless it is below refs. Relaxed, as the kernel's atomic_sub: the
+// reference dropped after it orders the release.
+bool pincount_sub_unless_below(folio* f, int refs) {
+  int old = f->page._pincount.load(sync::relaxed);
+  do {
+    if (old < refs) return false;
+  } while (!f->page._pincount.compare_exchange(old, old - refs, sync::relaxed));
+  return true;
+}
+}  // namespace
+
 void gup_put_folio(folio* f, int refs, unsigned flags) {
   if (flags & FOLL_PIN) {
     if (is_zero_folio(f)) return;
   }
   page_table_check_gup_put(f, refs);
-  if (flags & FOLL_PIN) {
-    if (folio_has_pincount(f))
-      f->page._pincount.fetch_sub(refs, sync::relaxed);
-    else
-      refs *= GUP_PIN_COUNTING_BIAS;
+  if (!(flags & FOLL_PIN)) {
+    folio_put_refs(f, refs);
+    return;
   }
-  folio_put_refs(f, refs);
+  // [UNPIN-CHECK] Refuse an unpin the counts cannot account for (the kernel subtracts
+  // blindly: a double unpin there frees a page a device may still write). A large folio
+  // counts its pins exactly; a small one must hold at least refs * GUP_PIN_COUNTING_BIAS
+  // references. Each check is the CAS that does the subtraction, so a racing unpin cannot
+  // slip between check and update. Not caught: an unpin of a small folio with >= 1024 plain
+  // references, or of another caller's pin (the counts say "pinned"; docs/errors.md).
+  if (folio_has_pincount(f)) {
+    if (!pincount_sub_unless_below(f, refs)) return bad_unpin(f, refs);
+    folio_put_refs(f, refs);
+    return;
+  }
+  int bias = refs * GUP_PIN_COUNTING_BIAS;
+  if (!folio_put_refs_unless_below(f, bias, bias)) bad_unpin(f, refs);
 }
 
 // gup_must_unshare(): would a read-only pin of this page see a page the process may
@@ -139,44 +178,40 @@ bool gup_must_unshare(vm_area_struct* vma, unsigned flags, page* p) {
   return !PageAnonExclusive(p);
 }
 
-void unpin_user_page(page* p) {
-  count_event(CNT_gup_unpins);
-  gup_put_folio(page_folio(p), 1, FOLL_PIN);
+namespace {
+// A pointer that is not a page of this machine (nullptr, a stale array, an address inside a
+// struct page): reported and skipped. The kernel would oops on it.
+bool unpin_page_ok(const page* p) {
+  if (page_in_memmap(p)) return true;
+  bad_page(~0ul, "unpin of a pointer that is not a struct page of this machine", CNT_bad_unpin);
+  return false;
 }
 
-namespace {
 // gup_folio_next(): the folio of pages[i] and how many of the following entries are
-// pages of that same folio.
+// pages of that same folio. pages[i] is valid; a run ends at an invalid entry.
 folio* gup_folio_next(page** pages, long npages, long i, int* ntails) {
   folio* f = page_folio(pages[i]);
   int nr = 1;
-  while (i + nr < npages && page_folio(pages[i + nr]) == f) nr++;
+  while (i + nr < npages && page_in_memmap(pages[i + nr]) && page_folio(pages[i + nr]) == f) nr++;
   *ntails = nr;
   return f;
 }
-}  // namespace
 
-void unpin_user_pages(page** pages, long npages) {
+void unpin_pages(page** pages, long npages, bool make_dirty) {
   if (npages <= 0) return;
-  count_event(CNT_gup_unpins, npages);
-  for (long i = 0; i < npages;) {
-    int nr;
-    folio* f = gup_folio_next(pages, npages, i, &nr);
-    gup_put_folio(f, nr, FOLL_PIN);
-    i += nr;
-  }
-}
-
-void unpin_user_pages_dirty_lock(page** pages, long npages, bool make_dirty) {
-  if (!make_dirty) {
-    unpin_user_pages(pages, npages);
+  if (!pages) {
+    unpin_page_ok(nullptr);
     return;
   }
   count_event(CNT_gup_unpins, npages);
   for (long i = 0; i < npages;) {
+    if (!unpin_page_ok(pages[i])) {
+      i++;
+      continue;
+    }
     int nr;
     folio* f = gup_folio_next(pages, npages, i, &nr);
-    if (!folio_test_dirty(f)) {
+    if (make_dirty && !folio_test_dirty(f)) {
       // The device wrote the folio: mark it dirty under its lock, so reclaim writes it out.
       folio_lock(f);
       folio_set_dirty(f);
@@ -185,6 +220,18 @@ void unpin_user_pages_dirty_lock(page** pages, long npages, bool make_dirty) {
     gup_put_folio(f, nr, FOLL_PIN);
     i += nr;
   }
+}
+}  // namespace
+
+void unpin_user_page(page* p) {
+  count_event(CNT_gup_unpins);
+  if (unpin_page_ok(p)) gup_put_folio(page_folio(p), 1, FOLL_PIN);
+}
+
+void unpin_user_pages(page** pages, long npages) { unpin_pages(pages, npages, false); }
+
+void unpin_user_pages_dirty_lock(page** pages, long npages, bool make_dirty) {
+  unpin_pages(pages, npages, make_dirty);
 }
 
 GUPFAST_NS_END

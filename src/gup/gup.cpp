@@ -73,12 +73,11 @@ long gup_slow_entry(mm_struct* mm, unsigned long start, long nr_pages, unsigned 
   if (!mm || nr_pages < 0) return -EINVAL;
   if (to_set == FOLL_PIN && (gup_flags & FOLL_GET)) return -EINVAL;
   if (!is_valid_gup_args(pages, &gup_flags, to_set)) return -EINVAL;
-  // __get_user_pages walks from the page that holds start: an unaligned start is fine.
-  start &= PAGE_MASK;
-  unsigned long end;
-  if (__builtin_add_overflow(start, static_cast<unsigned long>(nr_pages) << PAGE_SHIFT, &end) || end > TASK_SIZE)
-    return -EFAULT;
+  // __get_user_pages: nothing asked is nothing done, whatever the address; then it walks
+  // from the page that holds start (an unaligned start is fine) and stops at the first page
+  // no VMA covers (beyond the user range, or wrapped: -EFAULT, or the prefix before it).
   if (nr_pages == 0) return 0;
+  start &= PAGE_MASK;
   return __gup_longterm_locked(mm, start, nr_pages, pages, locked, gup_flags | FOLL_TOUCH);
 }
 }  // namespace

@@ -4,8 +4,9 @@
 // Signatures follow the kernel's, with the address space passed explicitly (the kernel's
 // fast variants use current->mm; ours behave like the *_remote variants on `mm`).
 // Return values are the kernel's: the number of pages taken, a prefix of the request, or a
-// negative errno if none was taken. Pages taken with FOLL_PIN (pin_*) are released with
-// unpin_user_page(s); pages taken with FOLL_GET (get_*) with put_page.
+// negative errno if none was taken (every bad input and its errno: docs/errors.md). Pages
+// taken with FOLL_PIN (pin_*) are released with unpin_user_page(s); pages taken with
+// FOLL_GET (get_*) with put_page.
 //
 // Context: the caller is a CPU (cpu_scope) and holds a reference on mm (mm_users).
 #pragma once
@@ -44,6 +45,9 @@ long pin_user_pages_unlocked(mm_struct* mm, unsigned long start, long nr_pages, 
                              page** pages);
 
 // ---- release --------------------------------------------------------------------------
+// An unpin the counts cannot account for (a double unpin, a page never pinned or only got,
+// a pointer that is no struct page) is reported (counter bad_unpin; the oracle's refcount
+// verdict through bad_page) and refused: the counts stay as they were (docs/errors.md).
 void unpin_user_page(page* p);
 // Consecutive pages of one folio are released with one atomic per folio.
 void unpin_user_pages(page** pages, long npages);

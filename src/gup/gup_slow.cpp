@@ -54,7 +54,10 @@ long follow_page_pte(vm_area_struct* vma, unsigned long address, pmd_t* pmdp, un
   pte_t pte = ptep_get(ptep);
   long ret = 0;
   page* p = nullptr;
-  if (!pte_present(pte) || pte_protnone(pte)) goto out;
+  if (!pte_present(pte)) goto out;
+  // gup_can_follow_protnone(): a PROT_NONE entry of an inaccessible VMA is followed (only
+  // FOLL_FORCE gets this far: check_vma_flags); this machine has no NUMA-hinting entries.
+  if (pte_protnone(pte) && vma_is_accessible(vma)) goto out;
   if ((flags & FOLL_WRITE) && !can_follow_write_pte(pte, vma, flags)) goto out;
   p = pfn_to_page(pte_pfn(pte));  // the zero page too: it has a struct page
   if (!pte_write(pte) && gup_must_unshare(vma, flags, p)) {
@@ -107,11 +110,15 @@ long follow_huge_pmd(vm_area_struct* vma, unsigned long address, pmd_t* pmdp, un
   pmd_t pmd = pmdp_get(pmdp);
   long ret = 0;
   page* p = nullptr;
-  if (!pmd_leaf(pmd) || pmd_protnone(pmd)) goto out;
+  if (!pmd_leaf(pmd) || (pmd_protnone(pmd) && vma_is_accessible(vma))) goto out;
   // AnonExclusive of the head page stands for the whole leaf.
   if ((flags & FOLL_WRITE) && !can_follow_write(pmd_write(pmd), pfn_to_page(pmd_pfn(pmd)), vma, flags)) goto out;
   p = pfn_to_page(pmd_pfn(pmd)) + pte_index(address);
-  if (!pmd_write(pmd) && gup_must_unshare(vma, flags, p)) {
+  // The head's AnonExclusive, as the kernel's follow_huge_pmd (and gup_fast_pmd_leaf) ask:
+  // do_huge_pmd_wp_page's reuse sets the head's only. Asking for the subpage's made a
+  // read-only pin of a THP that a fork had shared unshare forever (-EAGAIN after 1000
+  // faults; found by the differential fuzzer).
+  if (!pmd_write(pmd) && gup_must_unshare(vma, flags, pfn_to_page(pmd_pfn(pmd)))) {
     p = nullptr;
     ret = FOLLOW_UNSHARE;
     goto out;

@@ -53,7 +53,26 @@ class body_parser {
  public:
   body_parser(cursor& c, test& t, process& p) : c_(c), t_(t), p_(p) {}
 
+  // Every nesting level (a unary operator, which parentheses also pass through, and a block)
+  // counts: deeper than MAX_NESTING is a parse error, not a stack overflow of this recursive
+  // parser (found by litmus_herd_fuzz: "!!!!...x" thousands deep; docs/fuzzing.md).
+  static constexpr int MAX_NESTING = 64;
+  class nest {
+   public:
+    nest(int& depth, int line) : depth_(depth) {
+      if (++depth_ > MAX_NESTING)
+        throw parse_error(line, "nested more than " + std::to_string(MAX_NESTING) + " levels deep");
+    }
+    ~nest() { depth_--; }
+    nest(const nest&) = delete;
+    nest& operator=(const nest&) = delete;
+
+   private:
+    int& depth_;
+  };
+
   std::vector<stmt> block() {
+    nest n(depth_, c_.peek().line);
     std::vector<stmt> out;
     while (!c_.accept("}")) {
       if (c_.peek().k == token::kind::end) throw parse_error(c_.peek().line, "missing '}' at the end of P" + std::to_string(p_.id));
@@ -183,6 +202,7 @@ class body_parser {
   expr unary() {
     const token& t = c_.peek();
     int line = t.line;
+    nest n(depth_, line);
     if (t.is("++") || t.is("--")) unsupported(line, "operator '" + t.text + "'");
     expr e;
     e.line = line;
@@ -297,6 +317,7 @@ class body_parser {
   cursor& c_;
   test& t_;
   process& p_;
+  int depth_ = 0;  // nest()
 };
 
 // ---- address dependencies -----------------------------------------------------------------

@@ -13,13 +13,15 @@ GUPFAST_NS_BEGIN
   X(gup_unpins) X(gup_puts)                                                      \
   X(stop_pte_changed) X(stop_pmd_changed) X(stop_folio_changed)                  \
   X(stop_ref_zero) X(stop_seq_changed) X(stop_not_present) X(stop_permission)    \
-  X(stop_unshare) X(stop_special) X(stop_longterm) X(stop_table_gone) X(stop_bad_pfn) \
+  X(stop_unshare) X(stop_special) X(stop_longterm) X(stop_table_gone) X(stop_bad_pfn) X(stop_ref_overflow) \
   X(folio_recheck_retries) X(wp_seq_busy)                                        \
   X(faults) X(fault_anon) X(fault_zero_page) X(fault_shared) X(cow_copies)        \
   X(cow_reuses) X(unshare_copies) X(fork_pinned_copies) X(forks)                  \
   X(tlb_flushes) X(tlb_ipis) X(tlb_hits) X(tlb_misses) X(tlb_local_flushes)       \
   X(tables_allocated) X(tables_freed) X(tables_freed_rcu) X(tables_cached)        \
   X(table_sync_ipis) X(pages_zapped) X(thp_faults) X(thp_splits_pmd) X(bad_page)   \
+  /* callers' mistakes the API refuses (docs/errors.md) */                      \
+  X(bad_unpin) X(gup_ref_overflow)                                               \
   /* khugepaged collapse (mm/khugepaged.cpp) and empty PTE table reclaim */     \
   X(collapse_done) X(collapse_fail_pinned) X(collapse_fail_refcount)             \
   X(collapse_fail_busy) X(collapse_fail_unsuitable) X(collapse_fail_nomem)       \

@@ -113,6 +113,14 @@ inline folio* folio_alloc(gfp_t gfp, int order) { return __folio_alloc_node(gfp,
 // Drop a reference; the last one frees the folio (__folio_put).
 void folio_put(folio* f);
 void folio_put_refs(folio* f, int refs);
+// folio_put_refs() unless the count is below min: then nothing changes and it returns false
+// (the caller releases references it does not hold; it reports that with bad_page()).
+bool folio_put_refs_unless_below(folio* f, int refs, int min);
+// bad_page(): report a refcount inconsistency (the counter_id `counter`, the oracle's hook) and leave
+// the page as it is rather than make it worse.
+void bad_page(unsigned long pfn, const char* reason, unsigned counter);
+// Is p a struct page of this machine's memmap (a present frame)?
+bool page_in_memmap(const page* p);
 // The last put of a folio on the LRU takes it off the list first (mm/swap.cpp).
 void __folio_lru_release(folio* f);
 inline void put_page(page* p) { folio_put(page_folio(p)); }

@@ -233,8 +233,7 @@ void __free_pages(page* p, int order) {
   if (test_bit_flag(p, PG_free)) {
     // bad_page(): freeing a free block (a refcount went to zero twice). Report and leak
     // it rather than corrupt the free lists.
-    count_event(CNT_bad_page);
-    if (g_hooks.bad_page) g_hooks.bad_page(g_hooks.ctx, pfn, "free of a free block");
+    bad_page(pfn, "free of a free block", CNT_bad_page);
     return;
   }
   if (g_hooks.frame_freed) g_hooks.frame_freed(g_hooks.ctx, pfn, order);
@@ -315,6 +314,24 @@ void folio_put_refs(folio* f, int refs) {
 }
 
 void folio_put(folio* f) { folio_put_refs(f, 1); }
+
+bool folio_put_refs_unless_below(folio* f, int refs, int min) {
+  int r = folio_ref_sub_unless_below(f, refs, min);
+  if (r > 0) free_folio(f);
+  return r >= 0;
+}
+
+void bad_page(unsigned long pfn, const char* reason, unsigned counter) {
+  count_event(static_cast<counter_id>(counter));
+  if (g_hooks.bad_page) g_hooks.bad_page(g_hooks.ctx, pfn, reason);
+}
+
+bool page_in_memmap(const page* p) {
+  if (!mem_map || p < mem_map || p >= mem_map + max_pfn) return false;
+  // A pointer into the middle of a struct page is not a page either.
+  auto off = reinterpret_cast<uintptr_t>(p) - reinterpret_cast<uintptr_t>(mem_map);
+  return off % sizeof(page) == 0 && pfn_valid(page_to_pfn(p));
+}
 
 // ---- frame data ---------------------------------------------------------------------------
 void frame_fill(unsigned long pfn, uint8_t byte) {

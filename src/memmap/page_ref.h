@@ -8,6 +8,8 @@
 // folio_ref_try_add(): "add unless zero". Zero is absorbing for them, which is what makes
 // a freeze (CAS expected -> 0) exclusive: [REF-FREEZE] pairs with [REF-TRY-ADD].
 #pragma once
+#include <climits>
+
 #include "memmap/page.h"
 
 GUPFAST_NS_BEGIN
@@ -48,6 +50,31 @@ inline bool folio_ref_freeze(folio* f, int count) {
   int expected = count;
   return f->page._refcount.compare_exchange(expected, 0, sync::seq_cst);
 }
+// The count drops by nr unless it is below min (then nothing changes: a caller released
+// references it does not hold). Returns -1 refused, 1 if the count reached zero (the caller
+// frees), 0 otherwise. Fully ordered as folio_ref_sub_and_test when it drops. A CAS loop, not
+// a fetch_sub and an undo: between the two, a racing folio_ref_sub_and_test could see zero
+// and free a folio others hold. Used by the unpin path ([UNPIN-CHECK], gup/grab.cpp).
+inline int folio_ref_sub_unless_below(folio* f, int nr, int min) {
+  int old = f->page._refcount.load(sync::relaxed);
+  do {
+    if (old < min) return -1;
+  } while (!f->page._refcount.compare_exchange(old, old - nr, sync::acq_rel));
+  return old - nr == 0 ? 1 : 0;
+}
+
+// Overflow guard ([REF-OVERFLOW]): GUP takes no new reference on a folio whose count is
+// negative (it wrapped) or within FOLIO_REF_HEADROOM of INT_MAX. The kernel refuses only once
+// the count is negative (WARN_ON_ONCE(folio_ref_count(folio) < 0) in try_get_folio, <= 0 in
+// try_grab_folio): by then it has wrapped. Ours refuses before: one grab adds at most 2^10
+// between its check and its add (GUP_PIN_COUNTING_BIAS for a small folio's pin, HPAGE_PMD_NR
+// for a PMD leaf), at most NR_CPUS (64) grabs run at once, so 2^26 of headroom (room for
+// 2^16 more pins after the first refusal) means the count never wraps. A large
+// folio's _pincount is bounded by its _refcount (every pin holds a reference): the same check
+// guards it. Checked by one load, as the kernel's WARN (the grab's own RMW follows).
+inline constexpr int FOLIO_REF_HEADROOM = 1 << 26;
+inline bool folio_ref_count_unsafe(int count) { return count < 0 || count > INT_MAX - FOLIO_REF_HEADROOM; }
+
 // Unfreeze with a release store: everything the freezer did is visible to the next holder.
 inline void folio_ref_unfreeze(folio* f, int count) {
   f->page._refcount.store(count, sync::release);

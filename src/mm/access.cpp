@@ -82,8 +82,8 @@ bool hw_access(mm_struct* mm, unsigned long addr, bool write, uint8_t* val) {
 }
 
 int mm_access(mm_struct* mm, unsigned long addr, bool write, uint8_t* val) {
+  if (!mm || !sync::this_cpu()) return -EINVAL;
   if (addr >= TASK_SIZE) return -EFAULT;
-  if (!sync::this_cpu()) return -EINVAL;
   switch_mm(mm);
   for (;;) {
     if (hw_access(mm, addr, write, val)) return 0;

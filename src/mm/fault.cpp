@@ -161,7 +161,9 @@ vm_fault_t wp_page_copy(vm_area_struct* vma, unsigned long addr, pmd_t* pmdp, pt
     return 0;  // someone else changed it: retry the access
   }
   bool unshare = (flags & FAULT_FLAG_UNSHARE) && !(flags & FAULT_FLAG_WRITE);
-  pte_t entry = pte_mkdirty(pfn_pte(folio_pfn(nf), unshare ? pgprot::read : vm_get_page_prot(vma->vm_flags)));
+  // Unshare maps the copy read-only, and in a PROT_NONE VMA (a FOLL_FORCE read pin) PROT_NONE.
+  pte_t entry = pte_mkdirty(
+      pfn_pte(folio_pfn(nf), vm_get_page_prot(unshare ? vma->vm_flags & ~VM_WRITE : vma->vm_flags)));
   pt_seq_write seq(mm, virt_to_table_page(ptep));
   // Clear and flush before installing the new page, so no CPU holds the old translation
   // while another has the new one. [COW-CLEAR] GUP-fast's PTE recheck fails on it.
@@ -239,11 +241,14 @@ vm_fault_t handle_pte_fault(vm_area_struct* vma, unsigned long addr, pmd_t* pmdp
     sync::spin_unlock(ptl);
     return do_swap_page(vma, addr, pmdp, entry, flags);
   }
-  if (pte_protnone(entry)) {
-    // PROT_NONE VMAs are refused before we get here; NUMA hinting is not modelled.
+  if (pte_protnone(entry) && vma_is_accessible(vma)) {
+    // A NUMA-hinting entry (do_numa_page): not modelled, and never made here.
     sync::spin_unlock(ptl);
     return VM_FAULT_SIGSEGV;
   }
+  // In a PROT_NONE VMA only GUP with FOLL_FORCE (ptrace) faults: the entry is a present page
+  // (handle_pte_fault's protnone test applies to accessible VMAs only), and a write breaks
+  // COW as in any private mapping, the copy mapped PROT_NONE again (vm_page_prot).
   if (flags & (FAULT_FLAG_WRITE | FAULT_FLAG_UNSHARE)) {
     bool need_wp = (flags & FAULT_FLAG_WRITE) ? !pte_write(entry) : false;
     if (flags & FAULT_FLAG_UNSHARE) {

@@ -321,6 +321,11 @@ collapse_result collapse_locked(mm_struct* mm, unsigned long haddr, folio* hf, c
 
 int collapse_pmd_range(mm_struct* mm, unsigned long addr, collapse_stats* out) {
   collapse_stats st;
+  if (!mm || addr >= TASK_SIZE) {
+    st.result = collapse_result::vma_unsuitable;
+    if (out) *out = st;
+    return -EINVAL;
+  }
   unsigned long haddr = addr & PMD_MASK;
   // As the kernel: allocate before taking mmap_lock for write (it may take long).
   folio* hf = folio_alloc(0, HPAGE_PMD_ORDER);

@@ -10,6 +10,7 @@
 GUPFAST_NS_BEGIN
 
 int do_mbind(mm_struct* mm, unsigned long start, unsigned long len, int mode, int nid) {
+  if (!mm) return -EINVAL;
   if (mode != MPOL_DEFAULT_ && mode != MPOL_PREFERRED_) return -EINVAL;
   if (mode == MPOL_PREFERRED_ && (nid < 0 || nid >= nr_online_nodes)) return -EINVAL;
   if (!range_ok(start, len)) return -EINVAL;

@@ -116,6 +116,7 @@ bool migrate_one(folio* src, migrate_stats* st) {
 }  // namespace
 
 long migrate_range(mm_struct* mm, unsigned long start, unsigned long len, migrate_stats* out) {
+  if (!mm) return -EINVAL;
   migrate_stats local;
   migrate_stats* st = out ? out : &local;
   unsigned long end;

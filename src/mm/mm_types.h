@@ -63,6 +63,8 @@ inline bool is_cow_mapping(unsigned long flags) {
   return (flags & (VM_SHARED | VM_MAYWRITE)) == VM_MAYWRITE;
 }
 inline bool vma_is_anonymous(const vm_area_struct* v) { return v->vm_file == nullptr; }
+// vma_is_accessible(): not PROT_NONE (no PROT_EXEC here).
+inline bool vma_is_accessible(const vm_area_struct* v) { return v->vm_flags & (VM_READ | VM_WRITE); }
 pgprot vm_get_page_prot(unsigned long vm_flags);
 
 struct mm_struct {

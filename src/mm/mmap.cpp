@@ -166,24 +166,37 @@ void mmput(mm_struct* mm) {
 }
 
 long vm_mmap(mm_struct* mm, unsigned long addr, unsigned long len, int prot, int flags) {
-  if (prot & ~(PROT_READ_ | PROT_WRITE_)) return -EINVAL;
+  if (!mm) return -EINVAL;
+  // do_mmap and __get_unmapped_area, in their order: empty -EINVAL; wrapping when rounded,
+  // longer than the user range or running past it -ENOMEM; unaligned -EINVAL; below
+  // mmap_min_addr -EPERM (security_mmap_addr without CAP_SYS_RAWIO); overlapping -EEXIST
+  // (MAP_FIXED_NOREPLACE); then the mapping type -EINVAL. Unknown flags and prot bits
+  // (PROT_EXEC is not modelled) are refused there too, where the kernel ignores them.
+  if (len == 0) return -EINVAL;
+  unsigned long alen = (len + PAGE_SIZE - 1) & PAGE_MASK;
+  if (alen == 0 || alen > TASK_SIZE) return -ENOMEM;
+  len = alen;
+  if (addr) {
+    if (addr > TASK_SIZE - len) return -ENOMEM;
+    if (addr & ~PAGE_MASK) return -EINVAL;
+    if (addr < MMAP_MIN_ADDR) return -EPERM;
+  }
   bool shared = flags & MAP_SHARED_;
-  if (shared == bool(flags & MAP_PRIVATE_)) return -EINVAL;  // exactly one of them
-  if (flags & ~(MAP_SHARED_ | MAP_PRIVATE_ | MAP_HUGE_THP)) return -EINVAL;
-  if (len == 0 || len > TASK_SIZE) return -EINVAL;
-  len = (len + PAGE_SIZE - 1) & PAGE_MASK;
+  bool bad_type = shared == bool(flags & MAP_PRIVATE_) ||  // exactly one of them
+                  (flags & ~(MAP_SHARED_ | MAP_PRIVATE_ | MAP_HUGE_THP)) || (prot & ~(PROT_READ_ | PROT_WRITE_));
   mm->mmap_lock.down_write();
   if (addr) {
-    if (!range_ok(addr, len) || addr < MMAP_MIN_ADDR) {
-      mm->mmap_lock.up_write();
-      return -EINVAL;
-    }
     vm_area_struct* v = find_vma(mm, addr);
     if (v && v->vm_start < addr + len) {
       mm->mmap_lock.up_write();
       return -EEXIST;
     }
-  } else {
+  }
+  if (bad_type) {
+    mm->mmap_lock.up_write();
+    return -EINVAL;
+  }
+  if (!addr) {
     // Top-down search for a gap below mmap_base().
     if (len > mmap_base() - MMAP_MIN_ADDR) {
       mm->mmap_lock.up_write();
@@ -220,7 +233,7 @@ long vm_mmap(mm_struct* mm, unsigned long addr, unsigned long len, int prot, int
 }
 
 int vm_munmap(mm_struct* mm, unsigned long addr, unsigned long len) {
-  if (!range_ok(addr, len)) return -EINVAL;
+  if (!mm || !range_ok(addr, len)) return -EINVAL;
   unsigned long end = addr + ((len + PAGE_SIZE - 1) & PAGE_MASK);
   mm->mmap_lock.down_write();
   vm_area_struct* first = find_vma(mm, addr);
@@ -249,9 +262,16 @@ int vm_munmap(mm_struct* mm, unsigned long addr, unsigned long len) {
 }
 
 int do_mprotect(mm_struct* mm, unsigned long addr, unsigned long len, int prot) {
+  if (!mm) return -EINVAL;
+  // do_mprotect_pkey's order: unaligned -EINVAL; empty is success; wrapping -ENOMEM; an
+  // unknown prot -EINVAL; a range with a hole (past the user range too) -ENOMEM.
+  if (addr & ~PAGE_MASK) return -EINVAL;
+  if (len == 0) return 0;
+  unsigned long alen = (len + PAGE_SIZE - 1) & PAGE_MASK;
+  unsigned long end = addr + alen;
+  if (end <= addr) return -ENOMEM;
   if (prot & ~(PROT_READ_ | PROT_WRITE_)) return -EINVAL;
-  if (!range_ok(addr, len)) return -EINVAL;
-  unsigned long end = addr + ((len + PAGE_SIZE - 1) & PAGE_MASK);
+  if (end > TASK_SIZE) return -ENOMEM;
   mm->mmap_lock.down_write();
   if (!split_range(mm, addr, end)) {
     mm->mmap_lock.up_write();
@@ -262,14 +282,23 @@ int do_mprotect(mm_struct* mm, unsigned long addr, unsigned long len, int prot) 
     unsigned long nf = v->vm_flags & ~(VM_READ | VM_WRITE);
     if (prot & PROT_READ_) nf |= VM_READ;
     if (prot & PROT_WRITE_) nf |= VM_WRITE | VM_READ;
+    // A leaf is split and changed at PTE level (the kernel may keep a leaf that lies wholly
+    // inside the range whole). Split while the VMA still has its old flags, as the kernel's
+    // split_vma -> vma_adjust_trans_huge does: a read-only leaf's PTEs take their protection
+    // from the VMA, and the new one would give the pages outside this range (in the
+    // neighbouring VMAs the leaf also covers) the new protection. Found by the differential
+    // fuzzer: fork (the leaf write-protected), then mprotect(PROT_NONE) of a part, made the
+    // rest of the THP fault with SIGSEGV.
+    for (unsigned long a = v->vm_start; a < v->vm_end; a = pmd_addr_end(a, v->vm_end)) {
+      pmd_t* pmdp = mm_find_pmd(mm, a);
+      if (pmdp && pmd_leaf(pmdp_get(pmdp))) __split_huge_pmd(v, pmdp, a);
+    }
     v->vm_flags = nf;
     pgprot newprot = vm_get_page_prot(nf);
     // change_pte_range(): ptep_modify_prot_start/commit under the PTL.
     for (unsigned long a = v->vm_start; a < v->vm_end; a = pmd_addr_end(a, v->vm_end)) {
       pmd_t* pmdp = mm_find_pmd(mm, a);
       if (!pmdp) continue;
-      // A leaf is split and changed at PTE level (the kernel may keep it whole).
-      if (pmd_leaf(pmdp_get(pmdp))) __split_huge_pmd(v, pmdp, a);
       sync::spinlock_t* ptl;
       pte_t* ptep = pte_offset_map_lock(mm, pmdp, a, &ptl);
       if (!ptep) continue;
@@ -300,9 +329,22 @@ int do_mprotect(mm_struct* mm, unsigned long addr, unsigned long len, int prot) 
 }
 
 int do_madvise(mm_struct* mm, unsigned long addr, unsigned long len, int advice) {
+  if (!mm) return -EINVAL;
+  // do_madvise's order: unknown advice, unaligned start, a length that rounds to zero or
+  // wraps: -EINVAL; empty: success; a hole (past the user range too): -ENOMEM after the
+  // mapped parts were advised.
   if (advice != MADV_DONTNEED_ && advice != MADV_FREE_ && advice != MADV_HUGEPAGE_) return -EINVAL;
-  if (!range_ok(addr, len)) return -EINVAL;
-  unsigned long end = addr + ((len + PAGE_SIZE - 1) & PAGE_MASK);
+  if (addr & ~PAGE_MASK) return -EINVAL;
+  unsigned long alen = (len + PAGE_SIZE - 1) & PAGE_MASK;
+  if (len && !alen) return -EINVAL;
+  unsigned long end = addr + alen;
+  if (end < addr) return -EINVAL;
+  if (end == addr) return 0;
+  if (addr >= TASK_SIZE) return -ENOMEM;
+  if (end > TASK_SIZE) {
+    int r = do_madvise(mm, addr, TASK_SIZE - addr, advice);
+    return r ? r : -ENOMEM;
+  }
   if (advice == MADV_HUGEPAGE_) return madvise_hugepage(mm, addr, end);
   if (advice == MADV_FREE_) return madvise_free(mm, addr, end);
   // PT reclaim frees tables under mmap_lock for read, except under the ipi strategy
@@ -321,6 +363,10 @@ int do_madvise(mm_struct* mm, unsigned long addr, unsigned long len, int advice)
 }
 
 mm_struct* dup_mm(mm_struct* oldmm, int* err) {
+  if (!oldmm) {
+    *err = -EINVAL;
+    return nullptr;
+  }
   mm_struct* mm = mm_alloc();
   if (!mm) {
     *err = -ENOMEM;

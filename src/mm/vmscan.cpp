@@ -240,6 +240,7 @@ int isolate_range_folios(mm_struct* mm, unsigned long start, unsigned long end, 
 }
 
 long reclaim_range(mm_struct* mm, unsigned long start, unsigned long len, reclaim_stats* out) {
+  if (!mm) return -EINVAL;
   reclaim_stats local;
   reclaim_stats* st = out ? out : &local;
   unsigned long end;

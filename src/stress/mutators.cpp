@@ -42,7 +42,8 @@ void expect_ok(workload& w, long ret, const char* what, const region& r, range g
 void unmap_and_map_back(workload& w, rng_t& rng, bool hole, bool write) {
   region& r = pick_region(w, rng);
   range g = pick_range(rng, r, MAX_LAYOUT_PAGES, true);
-  std::lock_guard lk(r.layout);
+  std::unique_lock lk(r.layout, std::defer_lock);
+  sync::cpu_lock(lk);  // a CPU: keeps taking IPIs while it waits
   {
     write_intent wi(w);
     expect_ok(w, check::op_munmap(w.mm, g.addr, g.len), "munmap", r, g);
@@ -69,7 +70,8 @@ void mutate_mprotect(workload& w, rng_t& rng) {
   region& r = pick_region(w, rng);
   range g = pick_range(rng, r, MAX_LAYOUT_PAGES, true);
   int prot = rng() & 1 ? PROT_NONE_ : PROT_READ_;
-  std::lock_guard lk(r.layout);
+  std::unique_lock lk(r.layout, std::defer_lock);
+  sync::cpu_lock(lk);  // a CPU: keeps taking IPIs while it waits
   {
     write_intent wi(w);
     expect_ok(w, check::op_mprotect(w.mm, g.addr, g.len, prot), "mprotect", r, g);

@@ -182,7 +182,8 @@ void cpu_offline() noexcept {
   cpu_state* c = tls_cpu;
   if (!c) return;
   urcu_memb_unregister_thread();
-  std::unique_lock lk(g_hotplug);  // no sender is between "queue" and "done" now
+  std::unique_lock lk(g_hotplug, std::defer_lock);
+  cpu_lock(lk);  // no sender is between "queue" and "done" now
   c->irq_disabled.store(1, relaxed);
   flush_smp_call_function_queue(c);
   g_online_mask.fetch_and(~(uint64_t{1} << c->id), std::memory_order_release);
@@ -233,6 +234,9 @@ void smp_call_function_many(uint64_t mask, smp_call_func_t func, void* info, boo
 }
 
 // ---- RCU (liburcu memb) ----------------------------------------------------------------
+#if GUPFAST_TSAN
+int g_rcu_readers_token;  // [RCU-GP]: readers' unlocks happen before the grace period's end
+#endif
 namespace {
 #if GUPFAST_TSAN
 int g_rcu_barrier_token;  // callbacks happen before rcu_barrier() returns
@@ -242,6 +246,7 @@ void urcu_trampoline(::rcu_head* h) {
   rcu_head* head = caa_container_of(h, rcu_head, urcu);
 #if GUPFAST_TSAN
   __tsan_acquire(head);  // liburcu is not instrumented: state its happens-before edge
+  __tsan_acquire(&g_rcu_readers_token);  // [RCU-GP] the callback runs after a grace period
 #endif
   head->func(head);
 #if GUPFAST_TSAN
@@ -263,7 +268,12 @@ void call_rcu(rcu_head* head, void (*func)(rcu_head*)) noexcept {
   if (temp) urcu_memb_unregister_thread();
 }
 
-void synchronize_rcu() noexcept { urcu_memb_synchronize_rcu(); }
+void synchronize_rcu() noexcept {
+  urcu_memb_synchronize_rcu();
+#if GUPFAST_TSAN
+  __tsan_acquire(&g_rcu_readers_token);  // [RCU-GP]
+#endif
+}
 
 void rcu_barrier() noexcept {
   bool temp = !tls_cpu;

@@ -18,6 +18,9 @@
 #define _LGPL_SOURCE 1
 #include <urcu/urcu-memb.h>
 #undef _LGPL_SOURCE
+#if GUPFAST_TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
 
 GUPFAST_NS_BEGIN
 namespace sync {
@@ -33,6 +36,32 @@ constexpr mo cas_failure_order(mo o) {
   return o == acq_rel ? acquire : (o == release ? relaxed : o);
 }
 
+// The order an access really uses. In TSan builds (GUPFAST_TSAN) every access of the seam is
+// seq_cst. TSan does not model standalone fences (atomic_thread_fence: smp_mb, smp_rmb,
+// smp_wmb, smp_mb__{before,after}_atomic), so the protocol's fence-paired handshakes over
+// relaxed accesses look unsynchronized to it, and it reports the plain accesses they order
+// (a frame zeroed or poisoned after a flush, a table freed after a grace period) as races.
+// Making each access seq_cst gives TSan a happens-before edge for every reads-from between
+// atomics, which is what the fences provide for these pairs:
+//   [PIN-MB] / [PIN-CHECK]          a grab's pin, then its PTE recheck / a clear, then the pin check
+//   [REF-TRY-ADD] / [REF-FREEZE]    add-unless-zero against a freeze
+//   [TLB-ACCESS] / [TLB-GEN]        a CPU's access_seq against a flusher's tlb_gen
+//   [PT-SEQ] / [PT-SEQ-WRITE], [WP-SEQ] / [WP-SEQ-WRITE]   seqcount readers against writers
+//   [PAE-READ] / [PAE-SET] / [PAE-CLEAR] (with [PAE-RMB], [PAE-WMB])   two-halves PAE entries
+//   [UNSHARE-RMB] / [SHARE-AFTER], [SHARE-MB]              AnonExclusive against GUP-fast
+//   [COLLAPSE-SYNC], [LAZYFREE-REFCHECK]                    collapse's and MADV_FREE's pairs
+// The cost is TSan's power to see a missing acquire/release between atomics; it never had it
+// for fences, and the explorer's weak model is the tool for orderings (docs/memory-model.md).
+// TSan keeps judging what it is good at: plain memory touched without synchronization.
+constexpr mo real_order(mo o) {
+#if GUPFAST_TSAN
+  (void)o;
+  return seq_cst;
+#else
+  return o;
+#endif
+}
+
 // A shared word. Every access names its memory order: READ_ONCE/WRITE_ONCE are relaxed,
 // the kernel's barriers are explicit fences or acquire/release.
 template <class T>
@@ -43,16 +72,16 @@ class atomic {
   atomic(const atomic&) = delete;
   atomic& operator=(const atomic&) = delete;
 
-  T load(mo o) const noexcept { return v_.load(o); }
-  void store(T v, mo o) noexcept { v_.store(v, o); }
-  T exchange(T v, mo o) noexcept { return v_.exchange(v, o); }
+  T load(mo o) const noexcept { return v_.load(real_order(o)); }
+  void store(T v, mo o) noexcept { v_.store(v, real_order(o)); }
+  T exchange(T v, mo o) noexcept { return v_.exchange(v, real_order(o)); }
   bool compare_exchange(T& expected, T desired, mo o) noexcept {
-    return v_.compare_exchange_strong(expected, desired, o, cas_failure_order(o));
+    return v_.compare_exchange_strong(expected, desired, real_order(o), cas_failure_order(real_order(o)));
   }
-  T fetch_add(T d, mo o) noexcept { return v_.fetch_add(d, o); }
-  T fetch_sub(T d, mo o) noexcept { return v_.fetch_sub(d, o); }
-  T fetch_or(T d, mo o) noexcept { return v_.fetch_or(d, o); }
-  T fetch_and(T d, mo o) noexcept { return v_.fetch_and(d, o); }
+  T fetch_add(T d, mo o) noexcept { return v_.fetch_add(d, real_order(o)); }
+  T fetch_sub(T d, mo o) noexcept { return v_.fetch_sub(d, real_order(o)); }
+  T fetch_or(T d, mo o) noexcept { return v_.fetch_or(d, real_order(o)); }
+  T fetch_and(T d, mo o) noexcept { return v_.fetch_and(d, real_order(o)); }
 
  private:
   std::atomic<T> v_;
@@ -76,23 +105,24 @@ class stat_counter {
 // are used on the same memory, as the kernel does.
 template <class T>
 inline T load(const T* p, mo o) noexcept {
-  return std::atomic_ref<T>(*const_cast<T*>(p)).load(o);
+  return std::atomic_ref<T>(*const_cast<T*>(p)).load(real_order(o));
 }
 template <class T>
 inline void store(T* p, T v, mo o) noexcept {
-  std::atomic_ref<T>(*p).store(v, o);
+  std::atomic_ref<T>(*p).store(v, real_order(o));
 }
 template <class T>
 inline bool cmpxchg(T* p, T& expected, T desired, mo o) noexcept {
-  return std::atomic_ref<T>(*p).compare_exchange_strong(expected, desired, o, cas_failure_order(o));
+  return std::atomic_ref<T>(*p).compare_exchange_strong(expected, desired, real_order(o),
+                                                        cas_failure_order(real_order(o)));
 }
 template <class T>
 inline T xchg(T* p, T v, mo o) noexcept {
-  return std::atomic_ref<T>(*p).exchange(v, o);
+  return std::atomic_ref<T>(*p).exchange(v, real_order(o));
 }
 template <class T>
 inline T fetch_and(T* p, T v, mo o) noexcept {
-  return std::atomic_ref<T>(*p).fetch_and(v, o);
+  return std::atomic_ref<T>(*p).fetch_and(v, real_order(o));
 }
 
 // Bulk copies of 8-byte words that another CPU or a device may access meanwhile: each word
@@ -255,7 +285,19 @@ struct rcu_head {
   void (*func)(rcu_head*) = nullptr;
 };
 inline void rcu_read_lock() noexcept { urcu_memb_read_lock(); }
+#if GUPFAST_TSAN
+// liburcu is not instrumented: TSan cannot see that a grace period waits for the readers.
+// [RCU-GP] Each reader's unlock releases into one token, which synchronize_rcu() and every
+// call_rcu callback acquire (sync/native.cpp): whatever a reader did happens before what
+// follows the grace period (the freeing of what it may have read).
+extern int g_rcu_readers_token;
+inline void rcu_read_unlock() noexcept {
+  __tsan_release(&g_rcu_readers_token);
+  urcu_memb_read_unlock();
+}
+#else
 inline void rcu_read_unlock() noexcept { urcu_memb_read_unlock(); }
+#endif
 void call_rcu(rcu_head* head, void (*func)(rcu_head*)) noexcept;
 void synchronize_rcu() noexcept;
 void rcu_barrier() noexcept;
@@ -284,6 +326,19 @@ class spinlock_t {
 inline void spin_lock(spinlock_t* l) noexcept { l->lock(); }
 inline void spin_unlock(spinlock_t* l) noexcept { l->unlock(); }
 inline bool spin_trylock(spinlock_t* l) noexcept { return l->try_lock(); }
+
+// Take a lock that is not the seam's (a harness's std::mutex, the hotplug lock) as a CPU that
+// must keep taking IPIs while it waits: a flush or a table sync may be waiting for this CPU's
+// ack. Natively the IPI signal interrupts the futex wait; under TSan, which delivers signals
+// only at its own interception points, the waiter polls (as rw_semaphore's sleepers do).
+template <class Lockable>
+inline void cpu_lock(Lockable& l) {
+#if GUPFAST_TSAN
+  while (!l.try_lock()) cpu_relax();
+#else
+  l.lock();
+#endif
+}
 
 // A sleeping reader-writer lock (mmap_lock). A sleeper still takes IPIs (the signal
 // interrupts its futex wait). Under TSan, which delivers signals only at its own

@@ -339,4 +339,52 @@ TEST_P(GupThp, ForceWriteOfReadOnlyThpStaysReadOnly) {
   EXPECT_EQ(mm_store(mm, base + 3 * PG, 1), -EFAULT);
   EXPECT_EQ(mm_store(mm, base, 1), -EFAULT);
 }
+
+// Found by the differential fuzzer (tests/fuzz/corpus/mm/bug-thp-unshare-after-fork; the
+// fidelity review's item 1): a fork shares the THP (AnonExclusive cleared, the leaf read-only),
+// the child exits, and a read-only pin of a page other than the head must take the leaf back
+// (do_huge_pmd_wp_page reuses it: refcount 1, the head's AnonExclusive set). The slow path
+// asked gup_must_unshare about the subpage, whose flag reuse never sets: every retry faulted
+// again, and the pin failed with -EAGAIN after 1000 faults.
+TEST_P(GupThp, ReadPinOfThpSharedByAnExitedChildSucceeds) {
+  REQUIRE_THP();
+  put_mm(fork_mm(mm));
+  page* p = nullptr;
+  ASSERT_EQ(pin_user_pages_unlocked(mm, base + 3 * PG, 1, 0, &p), 1);
+  EXPECT_EQ(page_to_pfn(p), page_to_pfn(pfn_to_page(mapped_pfn(mm, base))) + 3) << "the same THP, reused";
+  unpin_user_page(p);
+}
+
+// Found by the differential fuzzer (bug-mprotect-split-after-fork): mprotect of a part of a
+// THP that a fork write-protected splits the leaf; the pages outside the range keep their
+// VMA's protection. The split ran after the VMA took the new flags, so every PTE of the leaf
+// became PROT_NONE and a store to the untouched part faulted with SIGSEGV.
+TEST_P(GupThp, MprotectOfPartOfAForkSharedThpLeavesTheRest) {
+  REQUIRE_THP();
+  fork_mm(mm);
+  ASSERT_EQ(do_mprotect(mm, base + 11 * PG, 16 * PG, PROT_NONE_), 0);
+  EXPECT_EQ(mm_store(mm, base + 3 * PG, 7), 0);
+  EXPECT_EQ(load(mm, base + 3 * PG), 7);
+  EXPECT_EQ(mm_store(mm, base + 40 * PG, 8), 0);
+  EXPECT_EQ(load(mm, base + 12 * PG), -EFAULT);
+}
+
+// Found by the differential fuzzer (bug-force-write-prot-none): FOLL_FORCE writes a private
+// PROT_NONE page, as ptrace does (check_vma_flags allows it in a COW mapping; the fault breaks
+// COW and maps the copy PROT_NONE again; gup_can_follow_protnone follows it).
+TEST_P(GupThp, ForceWriteOfProtNonePrivateMemory) {
+  REQUIRE_THP();
+  fork_mm(mm);
+  ASSERT_EQ(do_mprotect(mm, base, 16 * PG, PROT_NONE_), 0);
+  page* p = nullptr;
+  EXPECT_EQ(pin_user_pages_unlocked(mm, base + 2 * PG, 1, FOLL_WRITE, &p), -EFAULT);
+  ASSERT_EQ(pin_user_pages_unlocked(mm, base + 2 * PG, 1, FOLL_WRITE | FOLL_FORCE, &p), 1);
+  frame_write_byte(page_to_pfn(p), 9, 0x33);
+  unpin_user_page(p);
+  EXPECT_EQ(load(mm, base + 2 * PG), -EFAULT) << "still PROT_NONE for the process";
+  ASSERT_EQ(do_mprotect(mm, base, 16 * PG, PROT_READ_), 0);
+  uint8_t v = 0;
+  ASSERT_EQ(mm_load(mm, base + 2 * PG + 9, &v), 0);
+  EXPECT_EQ(v, 0x33) << "the forced write reached the process's page";
+}
 }  // namespace

@@ -1,4 +1,4 @@
-// The machine and its memmap: machine_create's errors, page_ref (add-unless-zero, freeze),
+// The machine and its memmap (machine_create's errors: tests/hardening), page_ref (add-unless-zero, freeze),
 // compound heads, the buddy allocator (reuse, merging, lazy backing) and poisoning.
 #include <atomic>
 #include <set>
@@ -10,59 +10,6 @@ using namespace gupfast;
 using namespace gupfast::test;
 
 // ---- machine_create / machine_destroy -------------------------------------------------
-
-TEST(Machine, BadConfigsAreRefusedWithEinval) {
-  machine_config c;
-  c.frames = 0;
-  EXPECT_EQ(machine_create(c), -EINVAL);
-  c.frames = PHYSMEM_MIN_FRAMES - 1;
-  EXPECT_EQ(machine_create(c), -EINVAL);
-  c.frames = (1ul << 24) + 1;  // beyond 36-bit physical addresses (PAE)
-  EXPECT_EQ(machine_create(c), -EINVAL);
-  c = machine_config{};
-  c.strategy = table_strategy::ipi;
-  c.tlb = tlb_mode::broadcast;  // the ipi strategy needs IPI flushes
-  EXPECT_EQ(machine_create(c), -EINVAL);
-  c = machine_config{};
-  c.unsafe = 1u << NR_UNSAFE_STEPS;  // no such step
-  EXPECT_EQ(machine_create(c), -EINVAL);
-  // None of them left a machine behind: a good config works now.
-  EXPECT_FALSE(physmem_active());
-  c = machine_config{};
-  c.frames = 2048;
-  ASSERT_EQ(machine_create(c), 0);
-  EXPECT_EQ(machine_frames_in_use(), 0ul);
-  machine_destroy();
-}
-
-TEST(Machine, SecondMachineIsBusyAndTheFirstIsUntouched) {
-  machine_config c;
-  c.frames = 4096;
-  c.pte = pte_mode::pae;
-  c.strategy = table_strategy::seqcount;
-  ASSERT_EQ(machine_create(c), 0);
-  page* p = alloc_pages(0, 0);
-  ASSERT_NE(p, nullptr);
-  machine_config other;
-  other.strategy = table_strategy::ipi;
-  EXPECT_EQ(machine_create(other), -EBUSY);
-  // The running machine kept its size, its configuration and its allocations.
-  EXPECT_EQ(physmem_get_stats().nr_frames, 4096ul);
-  std::string d = machine_describe();
-  EXPECT_NE(d.find("strategy=seqcount"), std::string::npos) << d;
-  EXPECT_NE(d.find("tlb=broadcast"), std::string::npos) << d;
-  EXPECT_NE(d.find("pte=pae"), std::string::npos) << d;
-  EXPECT_EQ(machine_frames_in_use(), 1ul);
-  __free_pages(p, 0);
-  EXPECT_EQ(machine_frames_in_use(), 0ul);
-  machine_destroy();
-  // After destroy a new machine may be created.
-  ASSERT_EQ(machine_create(other), 0);
-  d = machine_describe();
-  EXPECT_NE(d.find("strategy=ipi tlb=ipi pte=native"), std::string::npos) << d;
-  EXPECT_NE(d.find("unsafe=none"), std::string::npos) << d;
-  machine_destroy();
-}
 
 TEST(Machine, DescribeNamesUnsafeSteps) {
   machine_config c;
