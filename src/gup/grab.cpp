@@ -124,15 +124,6 @@ void bad_unpin(folio* f, int refs) {
   bad_page(folio_pfn(f), "unpin of a page that is not pinned (double unpin?)", CNT_bad_unpin);
 }
 
-// _pincount drops by refs unless it is below refs. Relaxed, as the kernel's atomic_sub: the
-// reference dropped after it orders the release.
-bool pincount_sub_unless_below(folio* f, int refs) {
-  int old = f->page._pincount.load(sync::relaxed);
-  do {
-    if (old < refs) return false;
-  } while (!f->page._pincount.compare_exchange(old, old - refs, sync::relaxed));
-  return true;
-}
 }  // namespace
 
 void gup_put_folio(folio* f, int refs, unsigned flags) {
@@ -151,7 +142,8 @@ void gup_put_folio(folio* f, int refs, unsigned flags) {
   // slip between check and update. Not caught: an unpin of a small folio with >= 1024 plain
   // references, or of another caller's pin (the counts say "pinned"; docs/errors.md).
   if (folio_has_pincount(f)) {
-    if (!pincount_sub_unless_below(f, refs)) return bad_unpin(f, refs);
+    // Relaxed, as the kernel's atomic_sub: the reference dropped after it orders the release.
+    if (atomic_sub_unless_below(f->page._pincount, refs, refs, sync::relaxed) < 0) return bad_unpin(f, refs);
     folio_put_refs(f, refs);
     return;
   }

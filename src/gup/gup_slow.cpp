@@ -12,6 +12,11 @@ namespace {
 // -EMLINK from follow_page: the page must be unshared first (FAULT_FLAG_UNSHARE).
 constexpr long FOLLOW_UNSHARE = -EMLINK;
 
+// gup_can_follow_protnone() without FOLL_HONOR_NUMA_FAULT's NUMA hinting (not modelled): a
+// PROT_NONE entry of an inaccessible VMA is followed (only FOLL_FORCE gets this far:
+// check_vma_flags); this machine makes no protnone entry in an accessible one.
+bool gup_can_follow_protnone(const vm_area_struct* vma) { return !vma_is_accessible(vma); }
+
 // check_vma_flags(): may this access go through this VMA at all?
 int check_vma_flags(vm_area_struct* vma, unsigned gup_flags) {
   bool write = gup_flags & FOLL_WRITE;
@@ -55,9 +60,7 @@ long follow_page_pte(vm_area_struct* vma, unsigned long address, pmd_t* pmdp, un
   long ret = 0;
   page* p = nullptr;
   if (!pte_present(pte)) goto out;
-  // gup_can_follow_protnone(): a PROT_NONE entry of an inaccessible VMA is followed (only
-  // FOLL_FORCE gets this far: check_vma_flags); this machine has no NUMA-hinting entries.
-  if (pte_protnone(pte) && vma_is_accessible(vma)) goto out;
+  if (pte_protnone(pte) && !gup_can_follow_protnone(vma)) goto out;
   if ((flags & FOLL_WRITE) && !can_follow_write_pte(pte, vma, flags)) goto out;
   p = pfn_to_page(pte_pfn(pte));  // the zero page too: it has a struct page
   if (!pte_write(pte) && gup_must_unshare(vma, flags, p)) {
@@ -110,7 +113,7 @@ long follow_huge_pmd(vm_area_struct* vma, unsigned long address, pmd_t* pmdp, un
   pmd_t pmd = pmdp_get(pmdp);
   long ret = 0;
   page* p = nullptr;
-  if (!pmd_leaf(pmd) || (pmd_protnone(pmd) && vma_is_accessible(vma))) goto out;
+  if (!pmd_leaf(pmd) || (pmd_protnone(pmd) && !gup_can_follow_protnone(vma))) goto out;
   // AnonExclusive of the head page stands for the whole leaf.
   if ((flags & FOLL_WRITE) && !can_follow_write(pmd_write(pmd), pfn_to_page(pmd_pfn(pmd)), vma, flags)) goto out;
   p = pfn_to_page(pmd_pfn(pmd)) + pte_index(address);

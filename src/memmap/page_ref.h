@@ -55,12 +55,15 @@ inline bool folio_ref_freeze(folio* f, int count) {
 // frees), 0 otherwise. Fully ordered as folio_ref_sub_and_test when it drops. A CAS loop, not
 // a fetch_sub and an undo: between the two, a racing folio_ref_sub_and_test could see zero
 // and free a folio others hold. Used by the unpin path ([UNPIN-CHECK], gup/grab.cpp).
-inline int folio_ref_sub_unless_below(folio* f, int nr, int min) {
-  int old = f->page._refcount.load(sync::relaxed);
+inline int atomic_sub_unless_below(sync::atomic<int>& v, int nr, int min, sync::mo order) {
+  int old = v.load(sync::relaxed);
   do {
     if (old < min) return -1;
-  } while (!f->page._refcount.compare_exchange(old, old - nr, sync::acq_rel));
+  } while (!v.compare_exchange(old, old - nr, order));
   return old - nr == 0 ? 1 : 0;
+}
+inline int folio_ref_sub_unless_below(folio* f, int nr, int min) {
+  return atomic_sub_unless_below(f->page._refcount, nr, min, sync::acq_rel);
 }
 
 // Overflow guard ([REF-OVERFLOW]): GUP takes no new reference on a folio whose count is

@@ -291,13 +291,13 @@ inline void rcu_read_lock() noexcept { urcu_memb_read_lock(); }
 // call_rcu callback acquire (sync/native.cpp): whatever a reader did happens before what
 // follows the grace period (the freeing of what it may have read).
 extern int g_rcu_readers_token;
+#endif
 inline void rcu_read_unlock() noexcept {
-  __tsan_release(&g_rcu_readers_token);
+#if GUPFAST_TSAN
+  __tsan_release(&g_rcu_readers_token);  // [RCU-GP]
+#endif
   urcu_memb_read_unlock();
 }
-#else
-inline void rcu_read_unlock() noexcept { urcu_memb_read_unlock(); }
-#endif
 void call_rcu(rcu_head* head, void (*func)(rcu_head*)) noexcept;
 void synchronize_rcu() noexcept;
 void rcu_barrier() noexcept;

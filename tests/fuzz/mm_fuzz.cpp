@@ -176,7 +176,7 @@ void one_op(run& r, input& in) {
     }
     case 4:
     case 5: {  // a store, then read back
-      unsigned long addr = pick_addr(in) & ~0ul;
+      unsigned long addr = pick_addr(in);
       unsigned off = (in.byte() % 64) * 61 % RPAGE;
       uint8_t v = in.byte();
       addr = (addr & ~(RPAGE - 1)) + off;

@@ -24,7 +24,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <optional>
+#include <vector>
 
 namespace gupfast_fuzz {
 

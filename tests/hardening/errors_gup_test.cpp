@@ -11,7 +11,7 @@ using namespace gupfast::test;
 namespace {
 
 class GupErrors : public ContractTest {};
-CONTRACT_INSTANTIATE_ALL(GupErrors);
+GUP_INSTANTIATE_ALL(GupErrors);
 
 // An address nobody mapped.
 TEST_P(GupErrors, UnmappedAddressFaults) {

@@ -1,7 +1,5 @@
 // The address-space calls' bad inputs (docs/errors.md): kernel errnos, and nothing changes
 // (the same VMAs, frames and data), plus the machine's own calls.
-#include <climits>
-
 #include "check/oracle.h"
 #include "mm/khugepaged.h"
 #include "mm/mempolicy.h"

@@ -23,7 +23,7 @@ class GupRefs : public ContractTest {
   }
   uint64_t bad_unpins() { return counter_read(CNT_bad_unpin); }
 };
-CONTRACT_INSTANTIATE_ALL(GupRefs);
+GUP_INSTANTIATE_ALL(GupRefs);
 
 // Extra references on f for the scope: the count starts at `target`.
 class count_at {

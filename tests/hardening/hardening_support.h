@@ -61,6 +61,4 @@ class ContractTest : public GupParamTest {
   uint64_t expected_violations_ = 0;
 };
 
-#define CONTRACT_INSTANTIATE_ALL(suite) GUP_INSTANTIATE_ALL(suite)
-
 }  // namespace gupfast::test
